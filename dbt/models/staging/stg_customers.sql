@@ -1,0 +1,9 @@
+select
+    customer_id,
+    first_name,
+    last_name,
+    first_name || ' ' || last_name as customer_name,
+    lower(email) as email,
+    upper(country) as country,
+    cast(signup_date as date) as signup_date
+from {{ source('raw', 'customers') }}

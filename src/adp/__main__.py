@@ -1,0 +1,3 @@
+from adp.cli import main
+
+main()

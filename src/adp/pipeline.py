@@ -1,0 +1,171 @@
+"""`adp run`: take the writer lock, ingest stale sources, build, heal, and report one outcome."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adp.artifacts import read_result
+from adp.engine import Engine, EventHandler, get_engine
+from adp.lock import WriterLock
+from adp.models import EXIT_FAILED, EXIT_OK, NodeResult, RunResult
+from adp.runlog import RunLog, new_run_id
+from adp.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """The user's selection and flags; kept identical across the loop's iterations."""
+
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    vars: str | None = None
+    full_refresh: bool = False
+    threads: int | None = None
+    extra: tuple[str, ...] = ()  # anything after `--`, passed to dbt unchanged
+
+    def args(self, select: tuple[str, ...] | None = None, full_refresh: bool = False) -> list[str]:
+        """`dbt build` arguments; `select` narrows a verification re-run to a subgraph."""
+        args = ["build"]
+        sel = self.select if select is None else select
+        if sel:
+            args += ["--select", *sel]
+        if self.exclude:
+            args += ["--exclude", *self.exclude]
+        if self.vars:
+            args += ["--vars", self.vars]
+        if self.full_refresh or full_refresh:
+            args.append("--full-refresh")
+        if self.threads:
+            args += ["--threads", str(self.threads)]
+        return args + list(self.extra)
+
+
+@dataclass
+class Outcome:
+    """What `adp run --json` prints (documented in docs/schemas.md; extended, never renamed)."""
+
+    run_id: str
+    status: str  # success | healed | failed | needs_review
+    exit_code: int
+    attempts: int
+    project_dir: str
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    diagnoses: list[dict[str, Any]] = field(default_factory=list)
+    fixes: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    duration: float = 0.0
+    log_path: str = ""
+    findings_path: str | None = None
+    proposals: list[str] = field(default_factory=list)
+    backups_dir: str | None = None
+    ingested: list[dict[str, Any]] = field(default_factory=list)
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    report_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Session:
+    """One `adp run`: the workspace, engine, run log and progress shared by every invocation in it."""
+
+    def __init__(self, ws: Workspace, spec: BuildSpec, progress: EventHandler | None = None, engine: Engine | None = None):
+        self.ws = ws
+        self.spec = spec
+        self.run_id = new_run_id()
+        self.log = RunLog(ws.log_dir, self.run_id)
+        self.engine = engine or get_engine(ws.config.engine)
+        self.progress = progress
+        self.invocations = 0
+
+    def build(self, select: tuple[str, ...] | None = None, full_refresh: bool = False) -> RunResult:
+        """Run `dbt build` once and log every node that finished."""
+        args = self.spec.args(select, full_refresh)
+        self.invocations += 1
+        self.log.emit("dbt_invoked", args=args, invocation=self.invocations)
+        engine_result = self.engine.invoke(self.ws.project, args, self.progress)
+        result = read_result(self.ws.project, engine_result)
+        for node in result.nodes:
+            self.log.emit("node_finished", **_node_fields(node))
+        self.log.emit(
+            "dbt_finished",
+            invocation_id=result.invocation_id,
+            exit_code=result.exit_code,
+            phase=result.phase,
+            elapsed=result.elapsed,
+            error=result.error,
+        )
+        return result
+
+
+def _node_fields(node: NodeResult) -> dict[str, Any]:
+    return {
+        "node": node.unique_id,
+        "status": node.status,
+        "execution_time": node.execution_time,
+        "failures": node.failures,
+        "file": node.file,
+        "message": node.message if node.failed else None,
+    }
+
+
+def run_pipeline(
+    ws: Workspace,
+    spec: BuildSpec,
+    *,
+    heal: bool = True,
+    mode: str | None = None,
+    progress: EventHandler | None = None,
+    interactive: bool = False,
+) -> Outcome:
+    """Ingest, build and (unless `heal` is off) heal; the writer lock is held throughout."""
+    session = Session(ws, spec, progress)
+    started = time.monotonic()
+    with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds):
+        session.log.emit(
+            "run_started",
+            project_dir=str(ws.project.project_dir),
+            args=spec.args(),
+            mode=mode or ws.config.execution.mode,
+            heal=heal,
+            engine=session.engine.name,
+        )
+        from adp.heal import heal_loop
+
+        outcome = heal_loop(session, heal=heal, mode=mode or ws.config.execution.mode, interactive=interactive)
+        outcome.duration = round(time.monotonic() - started, 3)
+        session.log.emit(
+            "run_finished",
+            status=outcome.status,
+            exit_code=outcome.exit_code,
+            attempts=outcome.attempts,
+            duration=outcome.duration,
+            failed_nodes=sum(1 for n in outcome.nodes if n["status"] in ("error", "fail", "runtime error")),
+            findings_path=outcome.findings_path,
+        )
+    return outcome
+
+
+def nodes_json(result: RunResult) -> list[dict[str, Any]]:
+    return [asdict(n) for n in result.nodes]
+
+
+def simple_outcome(session: Session, result: RunResult, attempts: int = 1) -> Outcome:
+    """The outcome of a run without healing: success or failed, straight from dbt's result."""
+    ok = result.success
+    return Outcome(
+        run_id=session.run_id,
+        status="success" if ok else "failed",
+        exit_code=EXIT_OK if ok else EXIT_FAILED,
+        attempts=attempts,
+        project_dir=str(session.ws.project.project_dir),
+        nodes=nodes_json(result),
+        error=result.error,
+        log_path=str(session.log.path),
+    )
+
+
+def log_dir_path(ws: Workspace, *parts: str) -> Path:
+    return ws.log_dir.joinpath(*parts)

@@ -1,0 +1,49 @@
+"""Live progress from dbt's JSON log: node i/N, name, status, seconds; a bar on a TTY, lines otherwise."""
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+from adp.artifacts import RESULT_EVENTS
+
+
+class Progress:
+    """An event handler for Engine.invoke that writes progress to `stream` (stderr by default)."""
+
+    def __init__(self, stream: TextIO | None = None, tty: bool | None = None, label: str = ""):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.label = label
+        self.done = 0
+        self.total = 0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        name = event["info"].get("name")
+        data = event.get("data", {})
+        if name == "ConcurrencyLine":
+            self.total = int(data.get("node_count") or 0)
+        elif name in RESULT_EVENTS and name != "NodeFinished":
+            self.done += 1
+            self.total = max(self.total, int(data.get("total") or 0), self.done)
+            node = data.get("node_info", {})
+            self._line(node.get("node_name", "?"), str(node.get("node_status", "")), float(data.get("execution_time") or 0))
+        elif name == "MainEncounteredError":
+            self._finish()
+
+    def _line(self, node: str, status: str, seconds: float) -> None:
+        text = f"{self.label}{self.done:>4}/{self.total:<4} {status:<8} {node} ({seconds:.2f}s)"
+        if self.tty:
+            width = 24
+            filled = int(width * self.done / max(self.total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            self.stream.write(f"\r\x1b[2K[{bar}] {text}")
+            if self.done >= self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _finish(self) -> None:
+        if self.tty and 0 < self.done < self.total:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,104 @@
+"""The run log: one JSON object per line in logs/pipeline_runs.log, and the history read from it."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+LOG_NAME = "pipeline_runs.log"
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC timestamp plus a short random suffix."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class RunLog:
+    """Appends events of one run; each line is written with a single write() and flushed."""
+
+    def __init__(self, log_dir: Path, run_id: str):
+        self.log_dir = Path(log_dir)
+        self.run_id = run_id
+        self.path = self.log_dir / LOG_NAME
+
+    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
+        record = {"ts": now_iso(), "run_id": self.run_id, "event": event, **fields}
+        line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+        finally:
+            os.close(fd)
+        return record
+
+
+def read_events(log_dir: Path, run_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every well-formed event in the log (a torn or foreign line is skipped), optionally for one run."""
+    path = Path(log_dir) / LOG_NAME
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and (run_id is None or record.get("run_id") == run_id):
+                yield record
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of `adp history`."""
+
+    run_id: str
+    started: str
+    status: str
+    attempts: int
+    duration: float | None
+    failed_nodes: int
+    fixes_applied: int
+    project_dir: str
+
+
+def history(log_dir: Path, limit: int | None = None) -> list[RunSummary]:
+    """Runs in the log, oldest first (the last `limit` of them)."""
+    runs: dict[str, dict[str, Any]] = {}
+    for ev in read_events(log_dir):
+        run = runs.setdefault(ev["run_id"], {"started": ev.get("ts", ""), "fixes": 0})
+        kind = ev.get("event")
+        if kind == "run_started":
+            run["started"] = ev.get("ts", "")
+            run["project_dir"] = ev.get("project_dir", "")
+        elif kind == "fix_applied":
+            run["fixes"] += 1
+        elif kind == "rollback":
+            run["fixes"] -= 1
+        elif kind == "run_finished":
+            run["finished"] = ev
+    rows = []
+    for run_id, run in runs.items():
+        fin = run.get("finished", {})
+        rows.append(
+            RunSummary(
+                run_id=run_id,
+                started=run["started"],
+                status=fin.get("status", "running"),
+                attempts=int(fin.get("attempts", 0)),
+                duration=fin.get("duration"),
+                failed_nodes=int(fin.get("failed_nodes", 0)),
+                fixes_applied=max(run["fixes"], 0),
+                project_dir=run.get("project_dir", ""),
+            )
+        )
+    rows.sort(key=lambda r: r.started)
+    return rows[-limit:] if limit else rows
