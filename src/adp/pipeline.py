@@ -10,7 +10,7 @@ from adp.artifacts import read_result
 from adp.engine import Engine, EventHandler, get_engine
 from adp.lock import WriterLock
 from adp.models import EXIT_FAILED, EXIT_OK, NodeResult, RunResult
-from adp.runlog import RunLog, new_run_id
+from adp.runlog import RunLog, new_run_id, save_result
 from adp.workspace import Workspace
 
 
@@ -89,6 +89,7 @@ class Session:
         result = read_result(self.ws.project, engine_result)
         for node in result.nodes:
             self.log.emit("node_finished", **_node_fields(node))
+        save_result(self.ws.log_dir, self.run_id, result)
         self.log.emit(
             "dbt_finished",
             invocation_id=result.invocation_id,

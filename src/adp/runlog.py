@@ -7,7 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from adp.models import RunResult
 
 LOG_NAME = "pipeline_runs.log"
 
@@ -102,3 +105,33 @@ def history(log_dir: Path, limit: int | None = None) -> list[RunSummary]:
         )
     rows.sort(key=lambda r: r.started)
     return rows[-limit:] if limit else rows
+
+
+def save_result(log_dir: Path, run_id: str, result: "RunResult") -> Path:
+    """Keep the latest RunResult of a run (with dbt's error lines) for `adp diagnose --run-id`."""
+    path = Path(log_dir) / "runs" / f"{run_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {**result.to_dict(), "log_lines": result.log_lines}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_result(log_dir: Path, run_id: str | None = None) -> "RunResult | None":
+    """The saved RunResult of `run_id`, or of the most recent run when None."""
+    from adp.models import NodeResult, RunResult
+
+    runs = Path(log_dir) / "runs"
+    if run_id is None:
+        files = sorted(runs.glob("*.json")) if runs.is_dir() else []
+        if not files:
+            return None
+        path = files[-1]
+    else:
+        path = runs / f"{run_id}.json"
+        if not path.is_file():
+            return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["nodes"] = [NodeResult(**n) for n in data.get("nodes", [])]
+    return RunResult(**data)

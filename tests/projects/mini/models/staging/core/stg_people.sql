@@ -1,0 +1,1 @@
+select person_id, full_name, city, score from {{ ref('people') }}
