@@ -49,11 +49,19 @@ def load_run_results(target_dir: Path, invocation_id: str | None) -> dict[str, A
     return data
 
 
+def node_name(unique_id: str) -> str:
+    """The name part of a unique_id (`test.pkg.name.hash` -> name, `model.pkg.name.v2` -> name.v2)."""
+    parts = unique_id.split(".")
+    if parts[0] == "test":
+        return parts[2] if len(parts) > 2 else unique_id
+    return ".".join(parts[2:]) or unique_id
+
+
 def _nodes_from_run_results(data: dict[str, Any]) -> list[NodeResult]:
     return [
         NodeResult(
             unique_id=r["unique_id"],
-            name=r["unique_id"].split(".")[-1],
+            name=node_name(r["unique_id"]),
             resource_type=r["unique_id"].split(".")[0],
             status=str(r.get("status")),
             message=r.get("message"),
@@ -77,7 +85,7 @@ def _nodes_from_events(events: list[dict[str, Any]]) -> list[NodeResult]:
             continue
         nodes[uid] = NodeResult(
             unique_id=uid,
-            name=info.get("node_name", uid.split(".")[-1]),
+            name=info.get("node_name", node_name(uid)),
             resource_type=info.get("resource_type", uid.split(".")[0]),
             status=str(info.get("node_status", "")),
             message=ev["info"].get("msg"),

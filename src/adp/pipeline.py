@@ -1,6 +1,7 @@
 """`adp run`: take the writer lock, ingest stale sources, build, heal, and report one outcome."""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,6 +102,10 @@ class Session:
         return result
 
 
+def _say(message: str) -> None:
+    print(f"adp: {message}", file=sys.stderr, flush=True)
+
+
 def _node_fields(node: NodeResult) -> dict[str, Any]:
     return {
         "node": node.unique_id,
@@ -124,7 +129,7 @@ def run_pipeline(
     """Ingest, build and (unless `heal` is off) heal; the writer lock is held throughout."""
     session = Session(ws, spec, progress)
     started = time.monotonic()
-    with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds):
+    with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds, on_wait=_say):
         session.log.emit(
             "run_started",
             project_dir=str(ws.project.project_dir),

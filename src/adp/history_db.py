@@ -1,0 +1,229 @@
+"""logs/history.duckdb: snapshots of good runs, dbt test statuses and the lineage, kept apart from the warehouse.
+
+The history database is adp's own file, so dbt's single-writer lock on the warehouse is never contended.
+Each connection is short-lived; a writer that finds the file locked by another adp process waits briefly.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+
+HISTORY_NAME = "history.duckdb"
+LOCK_WAIT_SECONDS = 30.0
+
+_SCHEMA = """
+create table if not exists runs (run_id varchar primary key, taken_at timestamp default current_timestamp);
+create table if not exists relations (
+    run_id varchar, unique_id varchar, resource_type varchar, relation varchar, kind varchar, row_count bigint,
+    primary key (run_id, unique_id));
+create table if not exists columns (
+    run_id varchar, unique_id varchar, position integer, name varchar, data_type varchar,
+    null_count bigint, min_value varchar, max_value varchar);
+create table if not exists tests (run_id varchar, unique_id varchar, status varchar, failures bigint);
+create table if not exists lineage (
+    unique_id varchar primary key, name varchar, resource_type varchar, file varchar, parents varchar[]);
+"""
+
+
+@dataclass(frozen=True)
+class RelationRef:
+    """A relation dbt manages or reads, as named in manifest.json."""
+
+    unique_id: str
+    resource_type: str  # model | seed | snapshot | source
+    database: str | None
+    schema: str
+    identifier: str
+
+    @property
+    def name(self) -> str:
+        return ".".join(p for p in (self.database, self.schema, self.identifier) if p)
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """One column of a relation; the counts are None for views (counting a view re-runs it)."""
+
+    name: str
+    data_type: str
+    null_count: int | None = None
+    min_value: str | None = None  # numeric and date/time columns only, as text
+    max_value: str | None = None
+
+
+@dataclass(frozen=True)
+class RelationProfile:
+    """What a snapshot keeps of one relation."""
+
+    unique_id: str
+    resource_type: str
+    relation: str  # database.schema.identifier
+    kind: str  # "table" | "view"
+    row_count: int | None = None  # None for views
+    columns: list[ColumnProfile] = field(default_factory=list)
+
+    def column(self, name: str) -> ColumnProfile | None:
+        return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """One node of the lineage graph: a model, seed, snapshot or source and its parents."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    file: str | None
+    parents: list[str]
+
+
+class HistoryDB:
+    """Open with `with HistoryDB(log_dir) as db:`; read_only=True never creates the file."""
+
+    def __init__(self, log_dir: Path, read_only: bool = False):
+        self.path = Path(log_dir) / HISTORY_NAME
+        self.read_only = read_only
+        self.con: duckdb.DuckDBPyConnection | None = None
+
+    def __enter__(self) -> "HistoryDB":
+        if self.read_only and not self.path.is_file():
+            self.con = duckdb.connect(":memory:")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = _connect(self.path, self.read_only)
+        if not self.read_only or not self.path.is_file():
+            self.con.execute(_SCHEMA)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        assert self.con is not None, "use HistoryDB as a context manager"
+        return self.con.execute(sql, list(params)).fetchall()
+
+    # -- snapshots ----------------------------------------------------------------------------------
+
+    def save_snapshot(self, run_id: str, profiles: list[RelationProfile], tests: dict[str, tuple[str, int | None]]) -> None:
+        """Store one good run (replacing an earlier snapshot under the same run_id)."""
+        con = self.con
+        assert con is not None
+        con.execute("begin transaction")
+        try:
+            for table in ("runs", "relations", "columns", "tests"):
+                con.execute(f"delete from {table} where run_id = ?", [run_id])
+            con.execute("insert into runs (run_id) values (?)", [run_id])
+            if profiles:
+                con.executemany(
+                    "insert into relations values (?, ?, ?, ?, ?, ?)",
+                    [(run_id, p.unique_id, p.resource_type, p.relation, p.kind, p.row_count) for p in profiles],
+                )
+            cols = [
+                (run_id, p.unique_id, i, c.name, c.data_type, c.null_count, c.min_value, c.max_value)
+                for p in profiles
+                for i, c in enumerate(p.columns)
+            ]
+            if cols:
+                con.executemany("insert into columns values (?, ?, ?, ?, ?, ?, ?, ?)", cols)
+            if tests:
+                con.executemany(
+                    "insert into tests values (?, ?, ?, ?)", [(run_id, uid, s, f) for uid, (s, f) in tests.items()]
+                )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+    def last_good_run(self) -> str | None:
+        rows = self._rows("select run_id from runs order by taken_at desc, run_id desc limit 1")
+        return rows[0][0] if rows else None
+
+    def good_runs(self) -> list[str]:
+        return [r[0] for r in self._rows("select run_id from runs order by taken_at, run_id")]
+
+    def snapshot(self, run_id: str) -> dict[str, RelationProfile]:
+        """unique_id -> RelationProfile of one stored run."""
+        columns: dict[str, list[ColumnProfile]] = {}
+        for uid, name, dtype, nulls, lo, hi in self._rows(
+            "select unique_id, name, data_type, null_count, min_value, max_value from columns "
+            "where run_id = ? order by unique_id, position",
+            [run_id],
+        ):
+            columns.setdefault(uid, []).append(ColumnProfile(name, dtype, nulls, lo, hi))
+        return {
+            uid: RelationProfile(uid, rtype, rel, kind, rows, columns.get(uid, []))
+            for uid, rtype, rel, kind, rows in self._rows(
+                "select unique_id, resource_type, relation, kind, row_count from relations where run_id = ?", [run_id]
+            )
+        }
+
+    def test_statuses(self, run_id: str) -> dict[str, tuple[str, int | None]]:
+        return {uid: (s, f) for uid, s, f in self._rows("select unique_id, status, failures from tests where run_id = ?", [run_id])}
+
+    def row_counts(self, last_runs: int = 100, relations: int = 12) -> dict[str, list[tuple[str, int]]]:
+        """relation -> [(run_id, rows)] over the last good runs, for the relations whose size moved most."""
+        rows = self._rows(
+            """
+            with recent as (select run_id, taken_at from runs order by taken_at desc, run_id desc limit ?),
+            counts as (
+                select r.relation, r.run_id, t.taken_at, r.row_count from relations r join recent t using (run_id)
+                where r.row_count is not null),
+            picked as (
+                select relation from counts group by relation
+                order by (max(row_count) - min(row_count)) * 1.0 / greatest(max(row_count), 1) desc,
+                         max(row_count) desc, relation
+                limit ?)
+            select relation, run_id, row_count from counts where relation in (select relation from picked)
+            order by relation, taken_at, run_id
+            """,
+            [last_runs, relations],
+        )
+        out: dict[str, list[tuple[str, int]]] = {}
+        for relation, run_id, count in rows:
+            out.setdefault(relation, []).append((run_id, count))
+        return out
+
+    # -- lineage ------------------------------------------------------------------------------------
+
+    def save_lineage(self, nodes: list[LineageNode]) -> None:
+        """Replace the stored lineage with the latest manifest's."""
+        con = self.con
+        assert con is not None
+        con.execute("begin transaction")
+        try:
+            con.execute("delete from lineage")
+            if nodes:
+                con.executemany(
+                    "insert into lineage values (?, ?, ?, ?, ?)",
+                    [(n.unique_id, n.name, n.resource_type, n.file, n.parents) for n in nodes],
+                )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+    def lineage(self) -> list[LineageNode]:
+        return [
+            LineageNode(uid, name, rtype, file, list(parents or []))
+            for uid, name, rtype, file, parents in self._rows(
+                "select unique_id, name, resource_type, file, parents from lineage order by unique_id"
+            )
+        ]
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Connect, waiting while another adp process holds the file (DuckDB allows one writer process)."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
