@@ -135,3 +135,193 @@ def history(log_dir, limit, as_json) -> None:
     for r in rows:
         secs = f"{r.duration:.1f}" if r.duration is not None else "-"
         click.echo(f"{r.run_id:<24} {r.started:<25} {r.status:<13} {r.attempts:>8} {secs:>7} {r.failed_nodes:>6} {r.fixes_applied:>5}")
+
+
+# --- adp fix: proposals awaiting a person, applying them, rolling back ---------------------------
+@main.group()
+def fix() -> None:
+    """List, apply, reject and roll back fixes."""
+
+
+@fix.command("list")
+@click.option("--log-dir", default=None, help="adp log directory (default: ./logs).")
+@click.option("--all", "show_all", is_flag=True, help="Include applied and rejected proposals.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@handle_errors
+def fix_list(log_dir, show_all, as_json) -> None:
+    """Show proposals awaiting approval.
+
+    Example: adp fix list
+    """
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from adp.proposals import list_pending
+
+    items = list_pending(Path(log_dir or "logs"), include_done=show_all)
+    if as_json:
+        print_json([asdict(p) for p in items])
+        return
+    if not items:
+        click.echo("No proposals awaiting approval.")
+    for p in items:
+        q = p.proposal
+        click.echo(f"{q.id}  {p.status:<8} {q.rule:<28} confidence {q.confidence:.2f}  run {p.run_id}")
+        click.echo(f"    {q.rationale}")
+        click.echo("    " + p.diff.strip().replace("\n", "\n    "))
+
+
+@fix.command("apply")
+@workspace_options
+@click.argument("proposal_id", required=False)
+@click.option("--file", "proposal_file", type=click.Path(exists=True, dir_okay=False), help="A proposal JSON (e.g. from the diagnostician agent).")
+@click.option("--mode", type=click.Choice(["autonomous", "human-in-loop"]), default=None, help="Mode for any further healing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run outcome as JSON.")
+@handle_errors
+def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
+    """Apply a proposal with a backup, verify it by re-running the affected nodes, roll back if it fails.
+
+    Example: adp fix apply 3f2a9c1e   |   adp fix apply --file proposal.json
+    """
+    from adp.heal import apply_approved
+    from adp.progress import Progress
+    from adp.proposals import load, mark
+
+    if bool(proposal_id) == bool(proposal_file):
+        raise click.UsageError("give a proposal id or --file, not both")
+    explicit = {k: kw[k] for k in ("project_dir", "profiles_dir", "target")}
+    if proposal_id:
+        pending = load(_log_dir(kw), proposal_id)
+        kw.update(
+            project_dir=explicit["project_dir"] or pending.project_dir,
+            profiles_dir=explicit["profiles_dir"] or pending.profiles_dir,
+            target=explicit["target"] or pending.target,
+        )
+        ws = open_workspace(kw)
+        outcome = apply_approved(ws, pending.proposal, pending.run_id, "human", mode, Progress())
+        mark(ws.log_dir, proposal_id, "applied")
+    else:
+        from adp.proposals import proposal_from_file
+        from adp.runlog import history as read_history
+
+        ws = open_workspace(kw)
+        runs = read_history(ws.log_dir)
+        if not runs:
+            raise click.UsageError(f"no runs in {ws.log_dir}: run `adp run` first")
+        proposal = proposal_from_file(ws.project, proposal_file)
+        outcome = apply_approved(ws, proposal, runs[-1].run_id, "agent" if proposal.source == "agent" else "human", mode, Progress())
+    if as_json:
+        print_json(outcome.to_dict())
+    else:
+        _print_outcome(outcome)
+    sys.exit(outcome.exit_code)
+
+
+def _log_dir(kw: dict[str, Any]):
+    from pathlib import Path
+
+    return Path(kw["log_dir"] or "logs").resolve()
+
+
+@fix.command("reject")
+@click.argument("proposal_id")
+@click.option("--log-dir", default=None, help="adp log directory (default: ./logs).")
+@handle_errors
+def fix_reject(proposal_id, log_dir) -> None:
+    """Reject a proposal: it is kept for the record and never applied.
+
+    Example: adp fix reject 3f2a9c1e
+    """
+    from pathlib import Path
+
+    from adp.proposals import mark
+    from adp.runlog import RunLog
+
+    pending = mark(Path(log_dir or "logs").resolve(), proposal_id, "rejected")
+    RunLog(Path(log_dir or "logs").resolve(), pending.run_id).emit("fix_rejected", proposal_id=proposal_id, by="human")
+    click.echo(f"Rejected {proposal_id}.")
+
+
+@fix.command("rollback")
+@workspace_options
+@click.argument("run_id")
+@handle_errors
+def fix_rollback(run_id, **kw) -> None:
+    """Restore every file a run's fixes changed to what it was before that run.
+
+    Example: adp fix rollback 20260101T120000-abc123
+    """
+    from adp.apply import rollback_run
+    from adp.lock import WriterLock
+    from adp.runlog import RunLog
+
+    ws = open_workspace(kw)
+    with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds):
+        files = rollback_run(ws.project, ws.log_dir, run_id, RunLog(ws.log_dir, run_id))
+    click.echo(f"Restored {len(files)} file(s): " + ", ".join(files))
+
+
+# -- Claude Code layer: `adp inspect`, `adp claude install` -------------------------------------------
+
+
+@main.command()
+@workspace_options
+@click.argument("node")
+@click.option("--run-id", default=None, help="Take the node's error message from this run (default: the most recent).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def inspect(node, run_id, as_json, **kw) -> None:
+    """Show a node's file, compiled SQL, last error, upstream columns and tests (read-only).
+
+    NODE is a unique_id or a name. The diagnostician agent's input (scripts/inspect_node.py).
+
+    Example: adp inspect stg_orders --json
+    """
+    from adp.inspect_node import inspect_node
+
+    ctx = inspect_node(open_workspace(kw), node, run_id)
+    if as_json:
+        print_json(ctx.to_dict())
+        return
+    click.echo(f"{ctx.unique_id}  ({ctx.file or '?'})  status={ctx.status or '-'}")
+    for up in ctx.upstream:
+        cols = ", ".join(c.name for c in up.columns) or "?"
+        click.echo(f"  upstream {up.name} [{up.columns_from}]: {cols}")
+    click.echo(f"  downstream: {', '.join(ctx.downstream) or '-'}")
+    click.echo(f"  tests: {len(ctx.tests)}")
+    if ctx.message:
+        click.echo("  " + ctx.message.strip().replace("\n", "\n  "))
+
+
+@main.group()
+def claude() -> None:
+    """Claude Code layer: agents, skills and settings for a dbt repo."""
+
+
+@claude.command("install")
+@click.option("--project-dir", required=True, help="The repo to install into (holds or contains the dbt project).")
+@click.option("--dbt-dir", default=None, help="The dbt project inside it (default: the one dbt_project.yml found).")
+@click.option("--force", is_flag=True, help="Overwrite files adp did not write (or that changed since it wrote them).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def claude_install(project_dir, dbt_dir, force, as_json) -> None:
+    """Copy the agents, skills, settings and scripts into an existing dbt repo.
+
+    Refuses to overwrite files it did not write unless --force; records what it wrote with
+    sha256 hashes in .claude/adp-install.json.
+
+    Example: adp claude install --project-dir ../analytics
+    """
+    from dataclasses import asdict
+
+    from adp.claude_install import install
+
+    result = install(project_dir, dbt_dir, force)
+    if as_json:
+        print_json(asdict(result))
+        return
+    click.echo(f"installed into {result.repo_dir} (dbt project: {result.dbt_project_dir})")
+    for label, items in (("wrote", result.written), ("overwrote", result.overwritten), ("unchanged", result.unchanged)):
+        for rel in items:
+            click.echo(f"  {label:<9} {rel}")
+    click.echo("Next: open Claude Code there, trust the folder, and run /run-pipeline.")

@@ -4,13 +4,12 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from adp.artifacts import read_result
 from adp.engine import Engine, EventHandler, get_engine
 from adp.lock import WriterLock
-from adp.models import EXIT_FAILED, EXIT_OK, NodeResult, RunResult
+from adp.models import NodeResult, RunResult
 from adp.runlog import RunLog, new_run_id, save_result
 from adp.workspace import Workspace
 
@@ -72,10 +71,17 @@ class Outcome:
 class Session:
     """One `adp run`: the workspace, engine, run log and progress shared by every invocation in it."""
 
-    def __init__(self, ws: Workspace, spec: BuildSpec, progress: EventHandler | None = None, engine: Engine | None = None):
+    def __init__(
+        self,
+        ws: Workspace,
+        spec: BuildSpec,
+        progress: EventHandler | None = None,
+        engine: Engine | None = None,
+        run_id: str | None = None,
+    ):
         self.ws = ws
         self.spec = spec
-        self.run_id = new_run_id()
+        self.run_id = run_id or new_run_id()
         self.log = RunLog(ws.log_dir, self.run_id)
         self.engine = engine or get_engine(ws.config.engine)
         self.progress = progress
@@ -127,21 +133,29 @@ def run_pipeline(
     interactive: bool = False,
 ) -> Outcome:
     """Ingest, build and (unless `heal` is off) heal; the writer lock is held throughout."""
+    from adp.heal import Healer
+
+    mode = mode or ws.config.execution.mode
     session = Session(ws, spec, progress)
-    started = time.monotonic()
+    return run_locked(session, mode, lambda: Healer(session, mode, interactive).run(heal), heal=heal)
+
+
+def run_locked(session: Session, mode: str, body: Callable[[], Outcome], **started: Any) -> Outcome:
+    """Hold the writer lock around `body`, logging run_started and run_finished for the session."""
+    ws = session.ws
+    began = time.monotonic()
     with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds, on_wait=_say):
         session.log.emit(
             "run_started",
             project_dir=str(ws.project.project_dir),
-            args=spec.args(),
-            mode=mode or ws.config.execution.mode,
-            heal=heal,
+            args=session.spec.args(),
+            spec=asdict(session.spec),
+            mode=mode,
             engine=session.engine.name,
+            **started,
         )
-        from adp.heal import heal_loop
-
-        outcome = heal_loop(session, heal=heal, mode=mode or ws.config.execution.mode, interactive=interactive)
-        outcome.duration = round(time.monotonic() - started, 3)
+        outcome = body()
+        outcome.duration = round(time.monotonic() - began, 3)
         session.log.emit(
             "run_finished",
             status=outcome.status,
@@ -156,22 +170,3 @@ def run_pipeline(
 
 def nodes_json(result: RunResult) -> list[dict[str, Any]]:
     return [asdict(n) for n in result.nodes]
-
-
-def simple_outcome(session: Session, result: RunResult, attempts: int = 1) -> Outcome:
-    """The outcome of a run without healing: success or failed, straight from dbt's result."""
-    ok = result.success
-    return Outcome(
-        run_id=session.run_id,
-        status="success" if ok else "failed",
-        exit_code=EXIT_OK if ok else EXIT_FAILED,
-        attempts=attempts,
-        project_dir=str(session.ws.project.project_dir),
-        nodes=nodes_json(result),
-        error=result.error,
-        log_path=str(session.log.path),
-    )
-
-
-def log_dir_path(ws: Workspace, *parts: str) -> Path:
-    return ws.log_dir.joinpath(*parts)

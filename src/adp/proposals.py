@@ -1,0 +1,104 @@
+"""Proposals awaiting a person: logs/proposals/<id>.json (+ .diff), listed, applied or rejected later."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from adp.apply import edits_from_json, safe_path, sha256_file
+from adp.errors import FixError
+from adp.models import FixProposal
+from adp.project import DbtProject
+
+
+@dataclass(frozen=True)
+class PendingProposal:
+    """A stored proposal plus the run it came from (to verify it the same way the run would have)."""
+
+    proposal: FixProposal
+    run_id: str
+    project_dir: str
+    profiles_dir: str | None
+    target: str | None
+    spec: dict[str, Any]  # the run's BuildSpec: `adp fix apply` verifies with the same selection and flags
+    diff: str
+    diagnosis: dict[str, Any]
+    status: str = "pending"  # pending | applied | rejected
+
+
+def proposal_from_dict(data: dict[str, Any]) -> FixProposal:
+    """A FixProposal from its JSON form (rule engine or diagnostician agent); unknown keys are refused."""
+    allowed = set(FixProposal.__dataclass_fields__)
+    unknown = set(data) - allowed
+    if unknown:
+        raise FixError(f"proposal has unknown keys: {', '.join(sorted(unknown))}")
+    try:
+        return FixProposal(**{**data, "edits": edits_from_json(data.get("edits") or [])})
+    except (TypeError, KeyError) as exc:
+        raise FixError(f"proposal is not in the FixProposal format: {exc}") from exc
+
+
+def _dir(log_dir: Path) -> Path:
+    return log_dir / "proposals"
+
+
+def save(log_dir: Path, pending: PendingProposal) -> Path:
+    d = _dir(log_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{pending.proposal.id}.json"
+    data = asdict(pending)
+    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    (d / f"{pending.proposal.id}.diff").write_text(pending.diff, encoding="utf-8")
+    return path
+
+
+def load(log_dir: Path, proposal_id: str) -> PendingProposal:
+    path = _dir(log_dir) / f"{proposal_id}.json"
+    if not path.is_file():
+        raise FixError(f"no proposal {proposal_id} in {_dir(log_dir)} (see `adp fix list`)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["proposal"] = proposal_from_dict(data["proposal"])
+    return PendingProposal(**data)
+
+
+def list_pending(log_dir: Path, include_done: bool = False) -> list[PendingProposal]:
+    d = _dir(log_dir)
+    if not d.is_dir():
+        return []
+    items = [load(log_dir, p.stem) for p in sorted(d.glob("*.json"), key=lambda p: p.stat().st_mtime)]
+    return [p for p in items if include_done or p.status == "pending"]
+
+
+def mark(log_dir: Path, proposal_id: str, status: str) -> PendingProposal:
+    pending = load(log_dir, proposal_id)
+    updated = PendingProposal(**{**pending.__dict__, "status": status})
+    save(log_dir, updated)
+    return updated
+
+
+def proposal_from_file(project: DbtProject, path: str | Path) -> FixProposal:
+    """A proposal JSON written by hand or by the diagnostician agent; id and hashes filled in when absent."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise FixError(f"{path}: not a readable JSON proposal ({exc})") from exc
+    if not isinstance(data, dict):
+        raise FixError(f"{path}: a proposal must be a JSON object")
+    data.setdefault("source", "agent")
+    data.setdefault("diagnosis_category", "unknown")
+    data.setdefault("rationale", "")
+    data.setdefault("confidence", 0.0)
+    edits = data.get("edits") or []
+    data.setdefault("id", proposal_id(data.get("rule", "agent"), edits))
+    if "file_sha256" not in data:
+        data["file_sha256"] = {e["path"]: sha256_file(safe_path(project, e["path"])) for e in edits if "path" in e}
+    data.setdefault("rule", "agent")
+    return proposal_from_dict(data)
+
+
+def proposal_id(rule: str, edits: list[dict[str, Any]]) -> str:
+    """A short stable id for a proposal: the hash of its rule and edits."""
+    blob = json.dumps([rule, edits], sort_keys=True).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:10]
