@@ -1,0 +1,79 @@
+"""The opt-in engine: dbtRunner inside this process (no interpreter start-up or import per call).
+
+One invocation at a time (dbt's global state is not thread-safe); the warehouse's file handle is
+released after each call so other readers are not locked out. Any failure of the engine itself
+(not of the project) falls back to the subprocess engine for that call.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from adp.engine.base import EngineResult, EventHandler, dbt_env, project_args
+from adp.engine.subprocess import SubprocessEngine
+from adp.project import DbtProject
+
+_INVOKE_LOCK = threading.Lock()
+
+
+@contextmanager
+def _in_project(project: DbtProject) -> Iterator[None]:
+    """cwd and environment as the subprocess engine would have them, restored afterwards."""
+    old_cwd, old_env = Path.cwd(), dict(os.environ)
+    os.chdir(project.project_dir)
+    os.environ.update(dbt_env())
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
+
+
+class InProcessEngine:
+    name = "in_process"
+
+    def __init__(self) -> None:
+        self.fallback = SubprocessEngine()
+
+    def invoke(self, project: DbtProject, args: list[str], on_event: EventHandler | None = None) -> EngineResult:
+        try:
+            from dbt.cli.main import dbtRunner
+            from dbt_common.events.functions import msg_to_dict
+        except ImportError:
+            return self.fallback.invoke(project, args, on_event)
+        result = EngineResult(args=list(args), exit_code=0)
+
+        def collect(msg: Any) -> None:
+            event = msg_to_dict(msg)
+            result.events.append(event)
+            if on_event is not None:
+                on_event(event)
+
+        started = time.monotonic()
+        with _INVOKE_LOCK, _in_project(project):
+            try:
+                res = dbtRunner(callbacks=[collect]).invoke([*args, "--log-level", "none", *project_args(project)])
+            except Exception:  # the engine itself broke, not the project: use a fresh process
+                return self.fallback.invoke(project, args, on_event)
+            finally:
+                from adp.warehouses import for_project
+
+                for_project(project).release_in_process_handles()
+        if res.exception is not None:
+            result.exit_code = 2
+            inv = result.invocation_id or ""
+            result.events.append(
+                {
+                    "info": {"name": "MainEncounteredError", "level": "error", "msg": str(res.exception), "invocation_id": inv},
+                    "data": {"exc": str(res.exception)},
+                }
+            )
+        else:
+            result.exit_code = 0 if res.success else 1
+        result.elapsed = time.monotonic() - started
+        return result
