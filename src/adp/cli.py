@@ -183,6 +183,7 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
 
     Example: adp fix apply 3f2a9c1e   |   adp fix apply --file proposal.json
     """
+    from adp.errors import FixError
     from adp.heal import apply_approved
     from adp.progress import Progress
     from adp.proposals import load, mark
@@ -192,6 +193,8 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
     explicit = {k: kw[k] for k in ("project_dir", "profiles_dir", "target")}
     if proposal_id:
         pending = load(_log_dir(kw), proposal_id)
+        if pending.status != "pending":
+            raise FixError(f"proposal {proposal_id} was {pending.status}; it will not be applied")
         kw.update(
             project_dir=explicit["project_dir"] or pending.project_dir,
             profiles_dir=explicit["profiles_dir"] or pending.profiles_dir,
@@ -325,3 +328,78 @@ def claude_install(project_dir, dbt_dir, force, as_json) -> None:
         for rel in items:
             click.echo(f"  {label:<9} {rel}")
     click.echo("Next: open Claude Code there, trust the folder, and run /run-pipeline.")
+
+
+# --- adp ingest (issue #7) -------------------------------------------------------------------------
+@main.command()
+@workspace_options
+@click.option("--all", "all_sources", is_flag=True, help="Every enabled source in config/sources.yml.")
+@click.option("--stale-only", is_flag=True, help="Skip sources unchanged since their last successful load.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, exit_code, loads.")
+@click.argument("names", nargs=-1)
+@handle_errors
+def ingest(all_sources, stale_only, as_json, names, **kw) -> None:
+    """Load files and HTTP APIs from config/sources.yml into the profile's DuckDB file.
+
+    Each table is loaded atomically (a failed load keeps the previous table). Exit: 0 all loaded,
+    1 a source failed, 2 usage/config error.
+
+    Example: adp ingest --all --json
+    """
+    from adp.ingest.report import format_load, progress_printer
+    from adp.ingest.run import ingest as run
+
+    ws = open_workspace(kw)
+    outcome = run(ws, names, all_sources=all_sources, stale_only=stale_only, progress=None if as_json else progress_printer())
+    if as_json:
+        print_json(outcome.to_dict())
+    else:
+        for load in outcome.loads:
+            click.echo(format_load(load))
+    sys.exit(outcome.exit_code)
+
+
+# --- adp validate / adp report (issue #8) ---------------------------------------------------------
+@main.command()
+@workspace_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status and findings.")
+@handle_errors
+def validate(as_json, **kw) -> None:
+    """Compare the warehouse now with the last good run: volumes, columns, NULLs, tests, freshness.
+
+    Thresholds come from config/execution_mode.yml (`validate:`). Exit: 0 no error finding,
+    1 an error finding, 2 usage/config error.
+
+    Example: adp validate --json
+    """
+    from adp.validate import has_errors
+    from adp.validate import validate as run_validation
+
+    findings = run_validation(open_workspace(kw))
+    failed = has_errors(findings)
+    if as_json:
+        print_json({"status": "failed" if failed else "ok", "findings": [f.to_dict() for f in findings]})
+    else:
+        for f in findings:
+            where = ".".join(p for p in (f.relation, f.column) if p)
+            click.echo(f"{f.severity.upper():<5}  {where}  {f.message}" if where else f"{f.severity.upper():<5}  {f.message}")
+        if not findings:
+            click.echo("OK     no changes against the last good run")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@workspace_options
+@click.option("--open", "open_", is_flag=True, help="Open the report in the default browser.")
+@handle_errors
+def report(open_, **kw) -> None:
+    """Write logs/report.html from the run log and the history DB (self-contained, no network).
+
+    Example: adp report --open
+    """
+    from adp.report import write_report
+
+    path = write_report(open_workspace(kw))
+    click.echo(str(path))
+    if open_:
+        click.launch(path.as_uri())
