@@ -327,11 +327,22 @@ class Healer:
         )
         if self.kept:
             outcome.backups_dir = str(self.ws.log_dir / "backups" / self.s.run_id)
+        if status in ("success", "healed"):
+            self._record_good_run(result, outcome)
         if status in ("failed", "needs_review"):
             outcome.findings_path = str(
                 write_findings(self.ws, outcome, self.escalated, self.rolled_back, self._diff)
             )
         return outcome
+
+
+    def _record_good_run(self, result: RunResult, outcome: Outcome) -> None:
+        """Validate a green run against the last good one, then make it the new baseline."""
+        from adp.validate import snapshot_run, validate
+
+        if self.cfg.validate.enabled:
+            outcome.validation = [f.to_dict() for f in validate(self.ws, result, self.s.log)]
+        snapshot_run(self.ws, self.s.run_id, result)
 
 
 def _defines_node(manifest: Manifest, rel: str) -> bool:

@@ -134,10 +134,18 @@ def run_pipeline(
 ) -> Outcome:
     """Ingest, build and (unless `heal` is off) heal; the writer lock is held throughout."""
     from adp.heal import Healer
+    from adp.ingest import ingest_for_run
 
     mode = mode or ws.config.execution.mode
     session = Session(ws, spec, progress)
-    return run_locked(session, mode, lambda: Healer(session, mode, interactive).run(heal), heal=heal)
+
+    def body() -> Outcome:
+        ingested = ingest_for_run(ws, session.log) if ws.config.ingest.on_run else []
+        outcome = Healer(session, mode, interactive).run(heal)
+        outcome.ingested = ingested
+        return outcome
+
+    return run_locked(session, mode, body, heal=heal)
 
 
 def run_locked(session: Session, mode: str, body: Callable[[], Outcome], **started: Any) -> Outcome:
@@ -165,7 +173,20 @@ def run_locked(session: Session, mode: str, body: Callable[[], Outcome], **start
             failed_nodes=sum(1 for n in outcome.nodes if n["status"] in ("error", "fail", "runtime error")),
             findings_path=outcome.findings_path,
         )
+        if ws.config.report.on_run:
+            outcome.report_path = _write_report(session)
     return outcome
+
+
+def _write_report(session: Session) -> str | None:
+    """Regenerate the HTML report; a report problem is logged, never fails the pipeline."""
+    from adp.report import write_report
+
+    try:
+        return str(write_report(session.ws))
+    except Exception as exc:  # the pipeline's outcome stands whatever the report does
+        session.log.emit("report_failed", error=f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def nodes_json(result: RunResult) -> list[dict[str, Any]]:
