@@ -229,8 +229,9 @@ def _log_dir(kw: dict[str, Any]):
 @fix.command("reject")
 @click.argument("proposal_id")
 @click.option("--log-dir", default=None, help="adp log directory (default: ./logs).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
-def fix_reject(proposal_id, log_dir) -> None:
+def fix_reject(proposal_id, log_dir, as_json) -> None:
     """Reject a proposal: it is kept for the record and never applied.
 
     Example: adp fix reject 3f2a9c1e
@@ -242,14 +243,18 @@ def fix_reject(proposal_id, log_dir) -> None:
 
     pending = mark(Path(log_dir or "logs").resolve(), proposal_id, "rejected")
     RunLog(Path(log_dir or "logs").resolve(), pending.run_id).emit("fix_rejected", proposal_id=proposal_id, by="human")
-    click.echo(f"Rejected {proposal_id}.")
+    if as_json:
+        print_json({"proposal_id": proposal_id, "status": "rejected"})
+    else:
+        click.echo(f"Rejected {proposal_id}.")
 
 
 @fix.command("rollback")
 @workspace_options
 @click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
-def fix_rollback(run_id, **kw) -> None:
+def fix_rollback(run_id, as_json, **kw) -> None:
     """Restore every file a run's fixes changed to what it was before that run.
 
     Example: adp fix rollback 20260101T120000-abc123
@@ -261,7 +266,10 @@ def fix_rollback(run_id, **kw) -> None:
     ws = open_workspace(kw)
     with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds):
         files = rollback_run(ws.project, ws.log_dir, run_id, RunLog(ws.log_dir, run_id))
-    click.echo(f"Restored {len(files)} file(s): " + ", ".join(files))
+    if as_json:
+        print_json({"run_id": run_id, "restored": files})
+    else:
+        click.echo(f"Restored {len(files)} file(s): " + ", ".join(files))
 
 
 # -- Claude Code layer: `adp inspect`, `adp claude install` -------------------------------------------
@@ -403,3 +411,40 @@ def report(open_, **kw) -> None:
     click.echo(str(path))
     if open_:
         click.launch(path.as_uri())
+
+
+# -- adp diagnose (issue 4) ---------------------------------------------------------------------------
+@main.command()
+@workspace_options
+@click.option("--run-id", default=None, help="Run to diagnose (default: the most recent saved run).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of diagnoses (docs/diagnosis.md).")
+@handle_errors
+def diagnose(run_id, as_json, **kw) -> None:
+    """Explain why a run failed: one typed, located diagnosis per root failure.
+
+    Reads the saved RunResult of the run and the project's current target/ artifacts. Exit 0 when
+    the run had nothing to diagnose, 1 when it did.
+
+    Example: adp diagnose --json
+    """
+    from adp.diagnose import diagnose as run_diagnosis
+    from adp.errors import UsageError
+    from adp.runlog import RunLog, load_result
+
+    ws = open_workspace(kw)
+    result = load_result(ws.log_dir, run_id)
+    if result is None:
+        which = f"run {run_id}" if run_id else "any run"
+        raise UsageError(f"no saved result for {which} in {ws.log_dir / 'runs'} (run `adp run` first)")
+    diagnoses = run_diagnosis(result, ws.project, RunLog(ws.log_dir, run_id or "diagnose"))
+    if as_json:
+        print_json([d.to_dict() for d in diagnoses])
+    else:
+        for d in diagnoses:
+            where = f"{d.file}:{d.line}" if d.line else (d.file or "?")
+            click.echo(f"{d.category:<30} {where}  {d.summary}")
+            if d.candidates:
+                click.echo("    candidates: " + ", ".join(f"{c.name} ({c.score:.2f})" for c in d.candidates[:3]))
+        if not diagnoses:
+            click.echo("nothing to diagnose: the run succeeded")
+    sys.exit(1 if diagnoses else 0)

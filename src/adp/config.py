@@ -49,6 +49,7 @@ class Validate:
     row_count_change: float = 0.5  # relative change in rows that is an error
     row_count_warn: float = 0.2  # relative change in rows that is a warning
     null_rate_increase: float = 0.2  # absolute increase of a column's null fraction that is an error
+    null_rate_warn: float = 0.05  # absolute increase of a column's null fraction that is a warning
     freshness_hours: float = 24.0  # a source loaded longer ago than this is stale (warn)
 
 

@@ -95,6 +95,8 @@ def load_sources(config_dir: Path) -> SourcesConfig | None:
             raise ConfigError(str(path), f"sources.{kind_name}", f"expected a mapping of source names, got {type(entries).__name__}")
         for name, data in entries.items():
             key = f"sources.{kind_name}.{name}"
+            if not isinstance(name, str):
+                raise ConfigError(str(path), key, f"a source name must be a string; YAML read {name!r}, so quote it")
             settings = build_dataclass(kind.config, data, path, key)
             source = Source(kind_name, str(name), settings, key)
             if kind.validate is not None:

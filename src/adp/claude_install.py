@@ -1,0 +1,157 @@
+"""`adp claude install`: copy the Claude Code layer into a team's existing dbt repo.
+
+Copies the agents, skills, settings, the scripts they call and the JSON contracts, adjusting the dbt
+project path; records what it wrote (with sha256) in `.claude/adp-install.json` and refuses to
+overwrite any other file, or one changed since it wrote it, unless `force`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import adp
+from adp.errors import UsageError
+
+MANIFEST = ".claude/adp-install.json"
+SOURCE_DBT_DIR = "dbt"  # where the dbt project lives in adp's own repo (the settings' paths say ./dbt/)
+_LAYER = (".claude/agents/*.md", ".claude/skills/*/SKILL.md", "docs/schemas.md", "docs/schemas/*.schema.json")
+_SKIP_DIRS = {"target", "dbt_packages", "node_modules", ".venv", ".git", "logs"}
+
+
+@dataclass
+class InstallResult:
+    """What `adp claude install --json` prints."""
+
+    repo_dir: str
+    dbt_project_dir: str  # relative to repo_dir ("." when the repo root is the dbt project)
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    overwritten: list[str] = field(default_factory=list)  # only with force
+    manifest: str = ""
+
+
+def source_root() -> Path:
+    """adp's repo checkout that holds the .claude layer (the editable install's root)."""
+    root = Path(adp.__file__).resolve().parents[2]
+    if not (root / ".claude" / "agents").is_dir():
+        raise UsageError(f"`adp claude install` needs adp's source checkout (no .claude/agents next to {root / 'src'})")
+    return root
+
+
+def find_dbt_project(repo: Path) -> Path:
+    """The repo's dbt project: the repo itself, or the single dbt_project.yml at most 3 levels down."""
+    if (repo / "dbt_project.yml").is_file():
+        return repo
+    found = []
+    for dirpath, dirnames, filenames in os.walk(repo):
+        rel = Path(dirpath).relative_to(repo)
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".") and len(rel.parts) < 3]
+        if "dbt_project.yml" in filenames:
+            found.append(Path(dirpath))
+    if len(found) != 1:
+        what = "no dbt_project.yml" if not found else "several dbt projects: " + ", ".join(str(f) for f in found)
+        raise UsageError(f"--project-dir {repo}: {what}; pass --dbt-dir to name the dbt project")
+    return found[0]
+
+
+def planned_files(src: Path, dbt_rel: str) -> dict[str, bytes]:
+    """repo-relative path -> content, with the dbt project path adjusted to `dbt_rel`."""
+    files: dict[str, bytes] = {}
+    for pattern in _LAYER:
+        for path in sorted(src.glob(pattern)):
+            files[path.relative_to(src).as_posix()] = path.read_bytes()
+    scripts = {p.name for p in (src / "scripts").glob("_*.py")}  # helpers the scripts import
+    for content in list(files.values()):
+        scripts |= set(re.findall(r"scripts/(\w+\.py)", content.decode("utf-8")))
+    for name in sorted(scripts):
+        if (src / "scripts" / name).is_file():
+            files[f"scripts/{name}"] = (src / "scripts" / name).read_bytes()
+    files[".claude/settings.json"] = adjusted_settings(src / ".claude" / "settings.json", dbt_rel)
+    return files
+
+
+def adjusted_settings(path: Path, dbt_rel: str) -> bytes:
+    """settings.json with rules on `./dbt/` moved to the repo's dbt project and ADP_PROJECT_DIR set."""
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    prefix = "./" if dbt_rel == "." else f"./{dbt_rel}/"
+    perms = settings.get("permissions", {})
+    for kind in ("allow", "ask", "deny"):
+        perms[kind] = [r.replace(f"./{SOURCE_DBT_DIR}/", prefix) for r in perms.get(kind, [])]
+    settings.setdefault("env", {})["ADP_PROJECT_DIR"] = dbt_rel
+    return (json.dumps(settings, indent=2) + "\n").encode("utf-8")
+
+
+def install(repo_dir: str | Path, dbt_dir: str | Path | None = None, force: bool = False) -> InstallResult:
+    """Install the layer into `repo_dir`; raises UsageError (writing nothing) on foreign files unless `force`."""
+    repo = Path(repo_dir).expanduser().resolve()
+    if not repo.is_dir():
+        raise UsageError(f"--project-dir {repo_dir}: no such directory")
+    dbt = (repo / dbt_dir).resolve() if dbt_dir else find_dbt_project(repo)
+    if not (dbt / "dbt_project.yml").is_file():
+        raise UsageError(f"--dbt-dir {dbt_dir}: no dbt_project.yml in {dbt}")
+    if dbt != repo and repo not in dbt.parents:
+        raise UsageError(f"--dbt-dir {dbt_dir}: {dbt} is outside {repo}")
+    dbt_rel = dbt.relative_to(repo).as_posix() or "."
+    src = source_root()
+    if src == repo:
+        raise UsageError(f"--project-dir {repo} is adp's own repo: the layer is already there")
+    files = planned_files(src, dbt_rel)
+    owned = _read_manifest(repo)
+    result = InstallResult(str(repo), dbt_rel, manifest=str(repo / MANIFEST))
+    conflicts = []
+    for rel, data in files.items():
+        target = repo / rel
+        if not target.exists():
+            continue
+        current = target.read_bytes()
+        if current == data:
+            result.unchanged.append(rel)
+        elif owned.get(rel) == _sha(current):
+            continue  # ours and untouched since: safe to update
+        elif force:
+            result.overwritten.append(rel)
+        else:
+            conflicts.append(rel)
+    if conflicts:
+        raise UsageError(
+            f"{repo}: refusing to overwrite files adp did not write (or that were changed since): "
+            + ", ".join(f"`{c}`" for c in conflicts)
+            + "; move them away or pass --force"
+        )
+    for rel, data in files.items():
+        if rel in result.unchanged:
+            continue
+        _write(repo / rel, data, executable=rel.startswith("scripts/"))
+        if rel not in result.overwritten:
+            result.written.append(rel)
+    manifest = {"adp_version": version("adp"), "dbt_project_dir": dbt_rel,
+                "files": {rel: _sha(data) for rel, data in sorted(files.items())}}
+    _write(repo / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    return result
+
+
+def _read_manifest(repo: Path) -> dict[str, str]:
+    try:
+        data = json.loads((repo / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write(path: Path, data: bytes, executable: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".adp-tmp")
+    tmp.write_bytes(data)
+    if executable:
+        tmp.chmod(0o755)
+    os.replace(tmp, path)

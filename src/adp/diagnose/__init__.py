@@ -1,0 +1,50 @@
+"""Diagnosis: turn a failed dbt run into typed, located root causes (deterministic, no LLM).
+
+`diagnose(result, project)` returns one Diagnosis per root failure: skipped nodes are not failures,
+and failures that share a cause (a macro, an ephemeral model, a view's bad cast read by several
+nodes) collapse into one diagnosis that lists every failed node in `details["failed_nodes"]`.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from adp.diagnose.context import Context, Failure
+from adp.diagnose.rules import RULES
+from adp.models import PHASE_NODE, PHASE_OK, PHASE_PARSE, Diagnosis, RunResult
+from adp.project import DbtProject
+from adp.runlog import RunLog
+
+__all__ = ["diagnose", "failures", "RULES"]
+
+
+def failures(result: RunResult) -> list[Failure]:
+    """What failed in a run: each errored/failed node, or the parse-phase error (one per run)."""
+    if result.phase == PHASE_PARSE:
+        text = result.error or "\n".join(result.log_lines)
+        return [Failure(text, PHASE_PARSE)]
+    found = [Failure(n.message or "", PHASE_NODE, n) for n in result.failed_nodes]
+    if not found and result.exit_code != 0 and result.phase != PHASE_OK:
+        found.append(Failure(result.error or "\n".join(result.log_lines), PHASE_NODE))
+    return found
+
+
+def diagnose(result: RunResult, project: DbtProject, log: RunLog | None = None) -> list[Diagnosis]:
+    """One Diagnosis per root failure of `result`, emitted to `log` as `event: diagnosis` when given."""
+    ctx = Context(result, project)
+    merged: dict[tuple, Diagnosis] = {}
+    for failure in failures(result):
+        diagnosis = next(d for d in (rule(ctx, failure) for rule in RULES) if d is not None)
+        key = (diagnosis.category, diagnosis.file, diagnosis.identifier, diagnosis.root_cause_node)
+        if diagnosis.category == "unknown" or diagnosis.file is None:
+            key += (diagnosis.node,)
+        if key in merged:
+            first = merged[key]
+            nodes = first.details.get("failed_nodes", [first.node])
+            merged[key] = replace(first, details={**first.details, "failed_nodes": [*nodes, diagnosis.node]})
+        else:
+            merged[key] = diagnosis
+    out = list(merged.values())
+    if log is not None:
+        for d in out:
+            log.emit("diagnosis", **d.to_dict())
+    return out

@@ -1,0 +1,190 @@
+"""Rules that replace a misspelled identifier with its clear best candidate."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import PurePosixPath
+
+from adp.fixes.confidence import MEANING_CHANGE_CAP, Ranked, is_typo_fix, rank, score
+from adp.fixes.context import FixContext, edit_spans, fact, word_spans
+from adp.models import Diagnosis, FixProposal
+
+_QUOTE = r"['\"]"
+
+
+def _choose(d: Diagnosis, wrong: str, pool: list[str] = ()) -> tuple[Ranked, bool] | None:
+    """Best replacement among the diagnosis' candidates and `pool`, and whether the message offered it."""
+    offered = {c.name for c in d.candidates if c.source == "message"}
+    names = [c.name for c in d.candidates] + list(pool)
+    best = rank(wrong, names)
+    return (best, best.name in offered) if best else None
+
+
+def _rename(
+    ctx: FixContext, d: Diagnosis, rule: str, rel: str | None, wrong: str, spans_of, why: str,
+    pool: list[str] = (), cap: float = 1.0, new_text=None,
+) -> list[FixProposal]:
+    """Shared body: rank, locate every occurrence with `spans_of(text)`, score, build one proposal."""
+    text = ctx.read(rel)
+    chosen = _choose(d, wrong, pool)
+    if text is None or chosen is None:
+        return []
+    best, from_message = chosen
+    spans = spans_of(text)
+    if not spans:
+        return []
+    repl = new_text(best.name) if new_text else best.name
+    edit = edit_spans(rel, text, [(s, e, repl) for s, e in spans])
+    if edit is None:
+        return []
+    conf = score(closeness=best.closeness, margin=best.margin, from_message=from_message, occurrences=len(spans), cap=cap)
+    origin = "the error message suggested it" if from_message else "found by lookup"
+    rationale = f"{why}: `{wrong}` -> `{best.name}` (similarity {best.closeness:.2f}, {origin})"
+    return [ctx.proposal(rule, d, rationale, conf, [edit])]
+
+
+def column_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """A misspelled column, in SQL (qualified or not) or in YAML (tested column, snapshot key)."""
+    if d.category != "sql.column_not_found" or not d.identifier:
+        return []
+    f = fact(d, ctx.project)
+    qualifier = d.details.get("qualifier") or (f.relation if f and f.relation else None)
+    is_yaml = PurePosixPath(d.file or "").suffix in (".yml", ".yaml")
+
+    def spans(text: str) -> list[tuple[int, int]]:
+        if qualifier:
+            return word_spans(text, d.identifier, after=rf"{re.escape(qualifier)}\s*\.\s*")
+        return word_spans(text, d.identifier, skip_alias=not is_yaml)
+
+    return _rename(ctx, d, "column_typo", d.file, d.identifier, spans, "column name misspelled")
+
+
+def function_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    if d.category != "sql.function_not_found" or not d.identifier:
+        return []
+    name = d.identifier.split(".")[-1]
+    return _rename(ctx, d, "function_typo", d.file, name,
+                    lambda t: word_spans(t, name, before=r"(?=\s*\()"), "function name misspelled")
+
+
+def macro_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    if d.category != "dbt.macro_undefined" or not d.identifier:
+        return []
+    pool = [m for m in ctx.macro_names() if not m.startswith(("test_", "materialization_"))]
+    return _rename(ctx, d, "macro_typo", d.file, d.identifier,
+                    lambda t: word_spans(t, d.identifier, before=r"(?=\s*\()"), "macro name misspelled", pool)
+
+
+def test_name_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`- uniq` -> `- unique` in a YAML test list (a spelling fix, which the guards allow)."""
+    if d.category != "dbt.test_not_found" or not d.identifier:
+        return []
+    wrong = d.identifier.removeprefix("test_")
+    pool = [m[5:] for m in ctx.macro_names() if m.startswith("test_")]
+    return _rename(ctx, d, "test_name_typo", d.file, wrong,
+                    lambda t: word_spans(t, wrong, after=r"(?:-\s+|[\[,]\s*)", before=r"(?=[ \t]*[:,\]\n])"),
+                    "generic test name misspelled", pool)
+
+
+def ref_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    if d.category != "dbt.ref_not_found" or not d.identifier:
+        return []
+    after = rf"ref\s*\(\s*(?:{_QUOTE}\w+{_QUOTE}\s*,\s*)?{_QUOTE}"
+    return _rename(ctx, d, "ref_typo", d.file, d.identifier,
+                    lambda t: word_spans(t, d.identifier, after=after, before=rf"(?={_QUOTE})"),
+                    "ref() names a model that does not exist", ctx.node_names())
+
+
+def source_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    if d.category != "dbt.source_not_found" or not d.identifier or "." not in d.identifier:
+        return []
+    text = ctx.read(d.file)
+    chosen = _choose(d, d.identifier, [f"{s}.{t}" for s, t in ctx.source_tables()])
+    if text is None or chosen is None:
+        return []
+    best, from_message = chosen
+    (old_src, old_tbl), (new_src, new_tbl) = d.identifier.split(".", 1), best.name.split(".", 1)
+    call = re.compile(rf"source\s*\(\s*{_QUOTE}(?P<s>[^'\"]+){_QUOTE}\s*,\s*{_QUOTE}(?P<t>[^'\"]+){_QUOTE}\s*\)")
+    spans = []
+    for m in call.finditer(text):
+        if (m.group("s"), m.group("t")) == (old_src, old_tbl):
+            spans += [(m.start("s"), m.end("s"), new_src), (m.start("t"), m.end("t"), new_tbl)]
+    edit = edit_spans(d.file, text, spans)
+    if edit is None:
+        return []
+    conf = score(closeness=best.closeness, margin=best.margin, from_message=from_message, occurrences=len(spans) // 2)
+    return [ctx.proposal("source_typo", d, f"source() misspelled: `{d.identifier}` -> `{best.name}`", conf, [edit])]
+
+
+def materialization_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    if d.category != "dbt.materialization_not_found" or not d.identifier:
+        return []
+    pool = [re.sub(r"^materialization_|_[a-z]+$", "", m) for m in ctx.macro_names() if m.startswith("materialization_")]
+    pool += ["table", "view", "incremental", "ephemeral"]
+    after = rf"materialized{_QUOTE}?\s*[=:]\s*{_QUOTE}?"
+    files = [d.file, "dbt_project.yml", *ctx.project_files("model-paths", "models", (".yml", ".yaml"))]
+    for rel in dict.fromkeys(f for f in files if f):
+        found = _rename(ctx, d, "materialization_typo", rel, d.identifier,
+                         lambda t: word_spans(t, d.identifier, after=after), "materialization misspelled", pool)
+        if found:
+            return found
+    return []
+
+
+def profile_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`profile:` in dbt_project.yml names a profile profiles.yml does not have."""
+    if d.category != "env.profile" or not d.identifier:
+        return []
+    pool = [k for k in ctx.project.profiles() if k != "config"]
+    if not pool:
+        return []  # no profiles.yml at all: not a typo
+    return _rename(ctx, d, "profile_typo", "dbt_project.yml", d.identifier,
+                    lambda t: word_spans(t, d.identifier, after=rf"(?m:^)profile:\s*{_QUOTE}?"),
+                    "profile name misspelled", pool)
+
+
+def target_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """profiles.yml's default `target:` names no output. A --target from the command line is not a file fix."""
+    if d.category != "env.target" or not d.identifier:
+        return []
+    command = ctx.result.command if ctx.result else []
+    if ctx.project.target or any(a in ("--target", "-t") or a.startswith("--target=") for a in command):
+        return []
+    root = ctx.project.project_dir.resolve()
+    prof = ctx.project.profiles_path().resolve()
+    if root not in prof.parents:
+        return []
+    rel = prof.relative_to(root).as_posix()
+    profile = ctx.project.profiles().get(ctx.project.profile_name or "", {})
+    pool = list((profile.get("outputs") or {}) if isinstance(profile, dict) else {})
+    chosen = _choose(d, d.identifier, pool)
+    if chosen is None:
+        return []
+    typo = is_typo_fix(d.identifier, chosen[0].name)  # otherwise it switches to another target: a person decides
+    found = _rename(ctx, d, "target_typo", rel, d.identifier,
+                     lambda t: word_spans(t, d.identifier, after=rf"(?m:^)\s+target:\s*{_QUOTE}?"),
+                     "default target misspelled" if typo else "default target names no output",
+                     pool, cap=1.0 if typo else MEANING_CHANGE_CAP)
+    return found if typo else [replace(p, needs_review=True) for p in found]
+
+
+def hardcoded_table(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`from raw_user` -> `from {{ ref('raw_users') }}` (DuckDB's own hint here is misleading)."""
+    if d.category != "sql.table_not_found" or not d.identifier:
+        return []
+    wrong = d.identifier.split(".")[-1].strip('"')
+    sources = {t: s for s, t in ctx.source_tables()}
+    pool = ctx.node_names() + list(sources)
+    trusted = replace(d, candidates=[c for c in d.candidates if c.source != "message"])
+
+    def spans(text: str) -> list[tuple[int, int]]:
+        pat = re.compile(rf"\b(?:from|join)\s+(?P<t>(?:\"?\w+\"?\.){{0,2}}\"?{re.escape(wrong)}\"?)(?![\w.])", re.I)
+        return [(m.start("t"), m.end("t")) for m in pat.finditer(text)]
+
+    def jinja(name: str) -> str:
+        if name in sources and name not in ctx.node_names():
+            return f"{{{{ source('{sources[name]}', '{name}') }}}}"
+        return f"{{{{ ref('{name}') }}}}"
+
+    return _rename(ctx, trusted, "hardcoded_table", d.file, wrong, spans,
+                    "hard-coded relation name should be a ref()/source()", pool, new_text=jinja)

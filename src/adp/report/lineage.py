@@ -1,0 +1,77 @@
+"""The lineage graph as inline SVG: one column per depth, nodes coloured by their last status."""
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from html import escape
+
+from adp.history_db import LineageNode
+
+COL_W, NODE_W, NODE_H, ROW_H, PAD = 230, 190, 22, 30, 16
+STATUS_CLASS = {"success": "ok", "pass": "ok", "error": "error", "fail": "error", "runtime error": "error",
+                "warn": "warn", "skipped": "skipped"}
+
+
+def layers(nodes: list[LineageNode]) -> dict[str, int]:
+    """Depth of each node: the longest path from a node without parents (Kahn's order, cycle-safe)."""
+    ids = {n.unique_id for n in nodes}
+    parents = {n.unique_id: [p for p in n.parents if p in ids] for n in nodes}
+    children: dict[str, list[str]] = defaultdict(list)
+    pending = {uid: len(ps) for uid, ps in parents.items()}
+    for uid, ps in parents.items():
+        for p in ps:
+            children[p].append(uid)
+    depth = {uid: 0 for uid in ids}
+    queue = deque(uid for uid, n in pending.items() if n == 0)
+    while queue:
+        uid = queue.popleft()
+        for child in children[uid]:
+            depth[child] = max(depth[child], depth[uid] + 1)
+            pending[child] -= 1
+            if pending[child] == 0:
+                queue.append(child)
+    return depth
+
+
+def lineage_svg(nodes: list[LineageNode], status: dict[str, str]) -> str:
+    """Nodes placed by depth, ordered in each column by their parents' mean position to limit crossings."""
+    if not nodes:
+        return ""
+    depth = layers(nodes)
+    by_id = {n.unique_id: n for n in nodes}
+    columns: dict[int, list[str]] = defaultdict(list)
+    for uid, d in depth.items():
+        columns[d].append(uid)
+    row: dict[str, float] = {}
+    for d in sorted(columns):
+        def key(uid: str) -> tuple:
+            ps = [row[p] for p in by_id[uid].parents if p in row]
+            return (sum(ps) / len(ps) if ps else 0.0, by_id[uid].resource_type, by_id[uid].name)
+
+        for i, uid in enumerate(sorted(columns[d], key=key)):
+            row[uid] = i
+    index = {uid: i for i, uid in enumerate(sorted(row, key=lambda u: (depth[u], row[u])))}
+    pos = {uid: (PAD + depth[uid] * COL_W, PAD + row[uid] * ROW_H) for uid in row}
+    edges = []
+    for uid, (x2, y2) in pos.items():
+        for p in by_id[uid].parents:
+            if p in pos:
+                x1, y1 = pos[p][0] + NODE_W, pos[p][1] + NODE_H / 2
+                mid = (x1 + x2) / 2
+                edges.append(f'<path class="edge" data-s="{index[p]}" data-t="{index[uid]}" '
+                             f'd="M{x1:.0f} {y1:.0f}C{mid:.0f} {y1:.0f} {mid:.0f} {y2 + NODE_H / 2:.0f} {x2:.0f} {y2 + NODE_H / 2:.0f}"/>')
+    boxes = []
+    for uid in sorted(index, key=index.get):
+        n, (x, y) = by_id[uid], pos[uid]
+        st = status.get(uid, "")
+        label = n.name if len(n.name) <= 26 else n.name[:25] + "…"
+        boxes.append(
+            f'<g class="node kind-{escape(n.resource_type)} st-{STATUS_CLASS.get(st, "none")}" data-i="{index[uid]}" '
+            f'data-id="{escape(uid)}" data-kind="{escape(n.resource_type)}" transform="translate({x},{y})">'
+            f'<title>{escape(uid)}\n{escape(n.resource_type)} · {escape(st or "not run")}'
+            f'{escape(chr(10) + n.file) if n.file else ""}</title>'
+            f'<rect width="{NODE_W}" height="{NODE_H}" rx="4"/><text x="8" y="15">{escape(label)}</text></g>'
+        )
+    width = PAD * 2 + (max(depth.values()) * COL_W) + NODE_W
+    height = PAD * 2 + max(len(c) for c in columns.values()) * ROW_H
+    return (f'<svg class="lineage" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+            f'aria-label="model lineage">{"".join(edges)}{"".join(boxes)}</svg>')

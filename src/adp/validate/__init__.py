@@ -1,0 +1,122 @@
+"""Data-quality checks: snapshot each good run, then compare the warehouse now with the last good snapshot.
+
+A fix can keep `dbt build` green and still change what the data says (a join that drops rows, a column
+that becomes all NULL). `snapshot_run` records row counts, columns, null counts and min/max per relation
+after a green run; `validate` compares the current state and dbt's test results against it.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from adp.artifacts import Manifest
+from adp.history_db import HistoryDB, LineageNode, RelationProfile, RelationRef
+from adp.models import RunResult
+from adp.runlog import RunLog, load_result
+from adp.validate.findings import CHECKS, Context, Finding, Pair, changed_tests
+from adp.warehouses import for_project
+from adp.workspace import Workspace
+
+__all__ = ["Finding", "has_errors", "record_lineage", "snapshot_run", "validate"]
+
+RELATION_TYPES = ("model", "seed", "snapshot")
+TEST_TYPES = ("test", "unit_test")
+
+
+def snapshot_run(ws: Workspace, run_id: str, result: RunResult) -> None:
+    """After a green run: store every relation's profile, dbt's test statuses and the lineage under `run_id`."""
+    manifest = Manifest(ws.project.target_dir)
+    profiles = _profiles(ws, relation_refs(manifest))
+    tests = {n.unique_id: (n.status, n.failures) for n in result.nodes if n.resource_type in TEST_TYPES}
+    with HistoryDB(ws.log_dir) as db:
+        db.save_snapshot(run_id, profiles, tests)
+        if manifest.exists:
+            db.save_lineage(lineage_nodes(manifest))
+
+
+def validate(ws: Workspace, result: RunResult | None = None, log: RunLog | None = None) -> list[Finding]:
+    """Findings for the warehouse now against the last good snapshot (one info finding when there is none).
+
+    `result` gives dbt's current test statuses (default: the latest saved run result). With `log`, the
+    findings are also written to the run log as one `validation` event.
+    """
+    with HistoryDB(ws.log_dir, read_only=True) as db:
+        baseline = db.last_good_run()
+        before = db.snapshot(baseline) if baseline else {}
+        before_tests = db.test_statuses(baseline) if baseline else {}
+    if baseline is None:
+        findings = [Finding("info", None, None, None, None,
+                            "No earlier good run to compare with: this run's snapshot becomes the baseline.", "baseline")]
+    else:
+        findings = _compare(ws, before, before_tests, result if result is not None else load_result(ws.log_dir))
+    if log is not None:
+        log.emit(
+            "validation",
+            baseline=baseline,
+            findings=[f.to_dict() for f in findings],
+            errors=sum(f.severity == "error" for f in findings),
+            warnings=sum(f.severity == "warn" for f in findings),
+        )
+    return findings
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity == "error" for f in findings)
+
+
+def record_lineage(ws: Workspace) -> bool:
+    """Refresh the stored lineage from target/manifest.json; False when there is no manifest."""
+    manifest = Manifest(ws.project.target_dir)
+    if not manifest.exists:
+        return False
+    with HistoryDB(ws.log_dir) as db:
+        db.save_lineage(lineage_nodes(manifest))
+    return True
+
+
+def relation_refs(manifest: Manifest) -> list[RelationRef]:
+    """Every relation the project builds or reads: non-ephemeral models, seeds, snapshots and sources."""
+    refs = []
+    for uid, node in manifest.nodes.items():
+        if node.get("resource_type") in RELATION_TYPES and node.get("config", {}).get("materialized") != "ephemeral":
+            refs.append(RelationRef(uid, node["resource_type"], node.get("database"), node.get("schema", ""),
+                                    node.get("alias") or node.get("name", uid.split(".")[-1])))
+    for uid, src in manifest.sources.items():
+        refs.append(RelationRef(uid, "source", src.get("database"), src.get("schema", ""),
+                                src.get("identifier") or src.get("name", uid.split(".")[-1])))
+    return refs
+
+
+def lineage_nodes(manifest: Manifest) -> list[LineageNode]:
+    """Models, seeds, snapshots and sources with their parents among them (tests and macros left out)."""
+    nodes = {
+        uid: n for uid, n in {**manifest.nodes, **manifest.sources}.items()
+        if n.get("resource_type") in (*RELATION_TYPES, "source")
+    }
+    return [
+        LineageNode(uid, n.get("name", uid.split(".")[-1]), n["resource_type"], n.get("original_file_path"),
+                    [p for p in manifest.parent_map.get(uid, []) if p in nodes])
+        for uid, n in nodes.items()
+    ]
+
+
+def _profiles(ws: Workspace, refs: list[RelationRef]) -> list[RelationProfile]:
+    return for_project(ws.project).profile_relations(ws.project, refs)
+
+
+def _compare(ws: Workspace, before: dict[str, RelationProfile], before_tests: dict, result: RunResult | None) -> list[Finding]:
+    manifest = Manifest(ws.project.target_dir)
+    refs = relation_refs(manifest)
+    in_project = {r.unique_id for r in refs}
+    after = {p.unique_id: p for p in _profiles(ws, refs)}
+    ctx = Context(ws.config.validate, datetime.now(timezone.utc))
+    findings: list[Finding] = []
+    for uid in sorted(set(before) | set(after)):
+        source = manifest.sources.get(uid, {})
+        pair = Pair(uid, before.get(uid), after.get(uid), uid in in_project, source.get("loaded_at_field"))
+        for check in CHECKS:
+            findings.extend(check(pair, ctx))
+    if result is not None:
+        current = {n.unique_id: (n.status, n.failures) for n in result.nodes if n.resource_type in TEST_TYPES}
+        findings.extend(changed_tests(before_tests, current))
+    order = {s: i for i, s in enumerate(("error", "warn", "info"))}
+    return sorted(findings, key=lambda f: order.get(f.severity, 3))
