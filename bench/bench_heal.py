@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--root", default=None, help="workspace directory (default: a new temp dir)")
     parser.add_argument("--no-adp", action="store_true", help="only the dbt strategies (no `adp run` rows)")
+    parser.add_argument("--no-dbtrunner", action="store_true", help="leave out the direct dbtRunner cycle row")
     args = parser.parse_args(argv)
     ws = workspace(args.project, args.models, args.root)
     print(f"$ {shlex.join(['python', *sys.argv])}\n{ws.label} at {ws.root}; {machine()}")
@@ -88,25 +89,30 @@ def main(argv: list[str] | None = None) -> None:
         c_full.values.append(fail.values[-1] + full.values[-1])
         c_select.values.append(fail.values[-1] + select.values[-1])
         c_retry.values.append(fail.values[-1] + retry.values[-1])
-        ws.fault.inject()
-        try:
-            _, seconds, out = run([sys.executable, str(BENCH / "inproc_cycle.py"), str(ws.project), str(ws.fault.file),
-                                   ws.fault.new, ws.fault.old, ws.selector], ws.root)
-        finally:
-            ws.fault.repair() if ws.fault.new in ws.fault.file.read_text(encoding="utf-8") else None
-        steps = json.loads(out.splitlines()[-1])
-        assert (steps["fail_rc"], steps["after_rc"]) == (1, 0), steps
-        c_inproc.values.append(seconds)
+        if not args.no_dbtrunner:
+            c_inproc.values.append(dbtrunner_cycle(ws))
         if not args.no_adp:
             for engine in ENGINES if rep % 2 == 0 else reversed(ENGINES):
                 c_adp[engine].values.append(adp_heal(ws, engine))
-        print(f"  repetition {rep + 1}/{args.repeat} done", file=sys.stderr, flush=True)
+        print(f"\n== after repetition {rep + 1}/{args.repeat}")
+        print_table("dbt invocations", [full, fail, select, retry], full)
+        cycles = [r for r in (c_full, c_select, c_retry, c_inproc, *c_adp.values()) if r.values]
+        print_table("P1  heal cycle for a one-model fault / one warm full dbt build", [full, *cycles], full)
+        print_table("P3  diagnosis in a fresh process / warm full dbt build", [full, diag_import, diag], full)
 
-    print_table("dbt invocations", [full, fail, select, retry], full)
-    adp_rows = [] if args.no_adp else list(c_adp.values())
-    print_table("P1  heal cycle for a one-model fault / one warm full dbt build",
-                [full, c_full, c_select, c_retry, c_inproc, *adp_rows], full)
-    print_table("P3  diagnosis in a fresh process / warm full dbt build", [full, diag_import, diag], full)
+
+def dbtrunner_cycle(ws: Workspace) -> float:
+    """Failing build + fix + `--select` with dbtRunner in one fresh process; its wall seconds."""
+    ws.fault.inject()
+    try:
+        _, seconds, out = run([sys.executable, str(BENCH / "inproc_cycle.py"), str(ws.project), str(ws.fault.file),
+                               ws.fault.new, ws.fault.old, ws.selector], ws.root)
+    finally:
+        if ws.fault.new in ws.fault.file.read_text(encoding="utf-8"):
+            ws.fault.repair()
+    steps = json.loads(out.splitlines()[-1])
+    assert (steps["fail_rc"], steps["after_rc"]) == (1, 0), steps
+    return seconds
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--root", default=None, help="workspace directory (default: a new temp dir)")
     parser.add_argument("--engines", default="subprocess", help="adp engines to run, comma-separated")
+    parser.add_argument("--no-json-file", action="store_true", help="leave out the --log-format-file json row")
     args = parser.parse_args(argv)
     engines = tuple(args.engines.split(","))
     ws = workspace(args.project, args.models, args.root)
@@ -43,18 +44,18 @@ def main(argv: list[str] | None = None) -> None:
     steps = [
         lambda: raw.values.append(dbt(ws, "build")[1]),
         lambda: js.values.append(dbt(ws, "build", "--log-format", "json")[1]),
-        lambda: js_file.values.append(dbt(ws, "build", "--log-format-file", "json")[1]),
         *[lambda e=e: run_adp(e) for e in engines],
     ]
+    if not args.no_json_file:
+        steps.insert(2, lambda: js_file.values.append(dbt(ws, "build", "--log-format-file", "json")[1]))
     for rep in range(args.repeat):
         for step in steps if rep % 2 == 0 else reversed(steps):  # alternate the order against drift
             step()
-        print(f"  repetition {rep + 1}/{args.repeat} done", file=sys.stderr, flush=True)
-
-    print_table("P2  adp run on a green project / raw dbt build (same flags, default config)",
-                [raw, *adp.values()], raw)
-    print_table("log format: dbt build with each log format / text", [raw, js, js_file], raw)
-    print_table("P5  peak RSS of the adp process itself (RUSAGE_SELF)", list(rss.values()), None, unit="MiB")
+        print(f"\n== after repetition {rep + 1}/{args.repeat}")
+        print_table("P2  adp run on a green project / raw dbt build (same flags, default config)",
+                    [raw, *adp.values()], raw)
+        print_table("log format: dbt build with each log format / text", [raw, js] + ([js_file] if js_file.values else []), raw)
+        print_table("P5  peak RSS of the adp process itself (RUSAGE_SELF)", list(rss.values()), None, unit="MiB")
 
 
 if __name__ == "__main__":

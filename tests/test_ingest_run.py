@@ -159,7 +159,10 @@ def test_local_api_to_adp_ingest_to_dbt_model_to_adp_run(tmp_path):
                   base_url: "{api.url}"
                   endpoints:
                     - {{name: orders, path: /orders, data_selector: data}}
+              files:
+                rates: {{path: data, pattern: rates.csv}}
             """)
+        (tmp_path / "data" / "rates.csv").write_text("rate\n2\n")
         dbt = tmp_path / "dbt"
         (dbt / "models").mkdir()
         (dbt / "models" / "sources.yml").write_text(textwrap.dedent("""\
@@ -170,18 +173,25 @@ def test_local_api_to_adp_ingest_to_dbt_model_to_adp_run(tmp_path):
                 loaded_at_field: _loaded_at
                 tables:
                   - name: orders
+                  - name: rates
             """))
-        (dbt / "models" / "order_total.sql").write_text("select sum(amount) as total, count(*) as n from {{ source('api', 'orders') }}\n")
+        (dbt / "models" / "order_total.sql").write_text(
+            "select sum(amount) * (select max(rate) from {{ source('api', 'rates') }}) as total, count(*) as n "
+            "from {{ source('api', 'orders') }}\n")
 
         ingested = run_adp("ingest", "--all", "--json", *_cli_args(tmp_path), cwd=tmp_path)
         assert ingested.returncode == 0, ingested.stderr
-        assert ingested.json()["loads"][0]["rows"] == 5
+        assert [(s["table"], s["rows"]) for s in ingested.json()["loads"]] == [("raw.orders", 5), ("raw.rates", 1)]
+        rates = tmp_path / "data" / "rates.csv"
+        rates.write_text("rate\n3\n")
+        os.utime(rates, ns=(rates.stat().st_atime_ns, rates.stat().st_mtime_ns + 10**9))
 
         ran = run_adp("run", "--no-heal", "--json", *_cli_args(tmp_path), cwd=tmp_path)
 
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert ran.json()["status"] == "success"
-    assert query_total(dbt) == [(150, 5)]
+    assert [(s["table"], s["status"]) for s in ran.json()["ingested"]] == [("raw.rates", "loaded")]  # only what changed
+    assert query_total(dbt) == [(450, 5)]  # 150 * the new rate 3
 
 
 def query_total(dbt: Path):

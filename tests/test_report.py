@@ -94,3 +94,4 @@ def test_rows_over_time_and_lineage_come_from_the_history_db(tmp_path):
     html = render(data)
     assert html.count('data-kind="model"') == 2 and html.count('class="edge"') == 3
     assert "3 rows (min 3, max 12)" in html
+

@@ -240,6 +240,9 @@ def test_report_of_real_runs_in_chromium(warm_project, page):
     status = page.js("document.querySelector('svg.lineage g.node[data-id=\"model.mini.city_scores\"]').getAttribute('class')")
     assert "st-ok" in status
 
+    page.screenshot(ARTIFACTS / "report.png", full_page=True)
+    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
     page.js("document.querySelector('svg.lineage g.node[data-id=\"model.mini.stg_people\"]')"
             ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
     assert page.js("document.querySelectorAll('svg.lineage.focus g.node.on').length") == 3
@@ -248,14 +251,13 @@ def test_report_of_real_runs_in_chromium(warm_project, page):
 
     assert page.console_errors() == []
     assert all(u.startswith("file://") for u in page.requested_urls()), page.requested_urls()
-    page.screenshot(ARTIFACTS / "report.png", full_page=True)
-    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
 
 # -- scale: 1,000 models and 500 runs, written straight into the log and the history DB --------------
 
 
-def synthetic_history(log_dir: Path, models: int = 1000, runs: int = 500) -> None:
+def synthetic_history(log_dir: Path, models: int = 1000, runs: int = 500) -> int:
+    """Write the log and the history DB; returns how many runs had a failure and a fix."""
     rnd = random.Random(8)
     ids = [f"model.big.m{i:04d}" for i in range(models)]
     lineage = [
@@ -263,15 +265,18 @@ def synthetic_history(log_dir: Path, models: int = 1000, runs: int = 500) -> Non
                     sorted({ids[rnd.randrange(i)] for _ in range(rnd.randint(1, 3))}) if i >= 40 else [])
         for i, uid in enumerate(ids)
     ]
-    lines = []
+    lines, eventful = [], 0
     for r in range(runs):
         run_id = f"20240101T{r // 3600:02d}{r // 60 % 60:02d}{r % 60:02d}-{r:06x}"
         ts = f"2024-01-01T{r // 3600:02d}:{r // 60 % 60:02d}:{r % 60:02d}.000+00:00"
-        status = ("failed", "healed", "success", "success", "needs_review")[r % 5] if r % 7 == 0 else "success"
-        events = [{"event": "run_started", "project_dir": "/big"}]
-        events += [{"event": "node_finished", "node": uid, "status": "success", "execution_time": round(rnd.random() * 3, 3)}
-                   for uid in ids]
+        status = ("failed", "healed", "success", "success", "needs_review")[r % 5] if r % 2 == 0 else "success"
+        head = json.dumps({"ts": ts, "run_id": run_id})[:-1]
+        lines.append(f'{head}, "event": "run_started", "project_dir": "/big"}}')
+        lines += [f'{head}, "event": "node_finished", "node": "{uid}", "status": "success", "execution_time": '
+                  f"{rnd.random() * 3:.3f}}}" for uid in ids]  # formatted directly: 500,000 of them
+        events = []
         if status != "success":
+            eventful += 1
             diff = f"--- a/models/m0999.sql\n+++ b/models/m0999.sql\n@@ -1 +1 @@\n-select amout_{r}\n+select amount_{r}\n"
             events += [
                 {"event": "node_finished", "node": ids[-1], "status": "error", "message": "Binder Error: amout", "file": "models/m0999.sql"},
@@ -289,6 +294,7 @@ def synthetic_history(log_dir: Path, models: int = 1000, runs: int = 500) -> Non
                        "from range(?) t(r)", [runs])
         db.con.execute("insert into relations select 'r' || lpad(r::varchar, 4, '0'), 'model.big.m' || m, 'model', "
                        "'big.main.m' || m, 'table', 1000 + (m * r) % 997 from range(?) a(r), range(?) b(m)", [runs, models])
+    return eventful
 
 
 def test_report_with_1000_models_and_500_runs_renders(tmp_path, page):
@@ -296,14 +302,15 @@ def test_report_with_1000_models_and_500_runs_renders(tmp_path, page):
     from adp.report.data import collect
 
     logs = tmp_path / "logs"
-    synthetic_history(logs)
+    eventful = synthetic_history(logs)
+    assert eventful > 100
     report = logs / "report.html"
     report.write_text(render(collect(logs), project="/big"), encoding="utf-8")
     assert report.stat().st_size < 3_000_000
 
     page.open(report)
     assert counts(page) == {"rows": 500, "models": 1000, "nodes": 1000}
-    assert page.js("document.querySelectorAll('article.run-detail').length") == 100  # newest 100 eventful runs
+    assert page.js("document.querySelectorAll('article.run-detail').length") == 100  # the newest 100 of them
     assert page.js("document.querySelectorAll('.sparks svg').length") == 12
     assert page.js("document.querySelector('svg.lineage').getBBox().width") > 1000
     assert page.console_errors() == []

@@ -103,6 +103,10 @@ def test_a_join_that_drops_rows_is_an_error_and_loose_thresholds_pass_it(warm_pr
     assert by_check(res.json()["findings"], "row_volume") == []
     assert [f.severity for f in validate(ws) if f.check == "row_volume"] == ["error"]  # library, default config
 
+    res = adp_validate(project, "--accept")  # the change was intended: it becomes the baseline
+    assert res.returncode == 0 and res.json()["status"] == "accepted"
+    assert adp_validate(project).json() == {"status": "ok", "findings": []}
+
 
 @pytest.mark.dbt
 def test_a_column_that_becomes_all_null_is_an_error(warm_project):
@@ -233,3 +237,13 @@ def test_tests_that_change_from_pass_to_warn_or_fail():
     after = {"test.p.a": ("warn", 3), "test.p.b": ("fail", 1), "test.p.c": ("warn", 2), "test.p.d": ("pass", 0)}
     found = {(f.relation, f.severity, f.before, f.after) for f in changed_tests(before, after)}
     assert found == {("test.p.a", "warn", "pass", "warn"), ("test.p.b", "error", "pass", "fail")}
+
+
+def test_history_keeps_the_newest_snapshots(tmp_path):
+    with HistoryDB(tmp_path) as db:
+        for i in range(5):
+            db.con.execute("insert into runs values (?, timestamp '2024-01-01' + to_days(?))", [f"r{i}", i])
+            db.con.execute("insert into relations values (?, 'model.p.a', 'model', 'db.main.a', 'table', 1)", [f"r{i}"])
+        assert db.prune(2) == 3
+        assert db.good_runs() == ["r3", "r4"] and db.last_good_run() == "r4"
+        assert db.con.execute("select count(*) from relations").fetchone()[0] == 2

@@ -371,8 +371,9 @@ def ingest(all_sources, stale_only, as_json, names, **kw) -> None:
 @main.command()
 @workspace_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status and findings.")
+@click.option("--accept", is_flag=True, help="After an intended change: make the current state the baseline.")
 @handle_errors
-def validate(as_json, **kw) -> None:
+def validate(as_json, accept, **kw) -> None:
     """Compare the warehouse now with the last good run: volumes, columns, NULLs, tests, freshness.
 
     Thresholds come from config/execution_mode.yml (`validate:`). Exit: 0 no error finding,
@@ -380,10 +381,18 @@ def validate(as_json, **kw) -> None:
 
     Example: adp validate --json
     """
-    from adp.validate import has_errors
+    from adp.validate import accept_current, has_errors
     from adp.validate import validate as run_validation
 
-    findings = run_validation(open_workspace(kw))
+    ws = open_workspace(kw)
+    if accept:
+        snapshot = accept_current(ws)
+        if as_json:
+            print_json({"status": "accepted", "baseline": snapshot})
+        else:
+            click.echo(f"the current state is the baseline now: {snapshot}")
+        return
+    findings = run_validation(ws)
     failed = has_errors(findings)
     if as_json:
         print_json({"status": "failed" if failed else "ok", "findings": [f.to_dict() for f in findings]})
@@ -448,3 +457,36 @@ def diagnose(run_id, as_json, **kw) -> None:
         if not diagnoses:
             click.echo("nothing to diagnose: the run succeeded")
     sys.exit(1 if diagnoses else 0)
+
+
+# --- adp lake (issue #11): ingested tables as Parquet folders for engines that read files (Spark) ---
+@main.command()
+@workspace_options
+@click.option("--lake-dir", default="data/lake", show_default=True, help="Where <table>/part-0.parquet folders go.")
+@click.option("--schema", default="raw", show_default=True, help="Schema of the ingested tables to export.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: tables written.")
+@handle_errors
+def lake(lake_dir, schema, as_json, **kw) -> None:
+    """Write the ingested tables of the profile's DuckDB file as Parquet folders (one per table).
+
+    Spark targets read them as sources (see docs/spark.md). Run after `adp ingest`; pick the DuckDB
+    output with --target when the profile's default target is not DuckDB.
+
+    Example: adp ingest --all && adp lake
+    """
+    from pathlib import Path
+
+    from adp.errors import UsageError
+    from adp.ingest.lake import export_lake
+    from adp.warehouses.duckdb import database_path
+
+    ws = open_workspace(kw)
+    db = database_path(ws.project)
+    if db is None:
+        raise UsageError(f"target `{ws.project.target_name()}` is not a DuckDB file; pass --target with the DuckDB output")
+    tables = export_lake(db, Path(lake_dir).resolve(), schema)
+    if as_json:
+        print_json({"status": "ok", "tables": [t.to_dict() for t in tables]})
+    else:
+        for t in tables:
+            click.echo(f"{t.table:<24} {t.rows:>8} rows  {t.path}")

@@ -50,6 +50,7 @@ class Validate:
     row_count_warn: float = 0.2  # relative change in rows that is a warning
     null_rate_increase: float = 0.2  # absolute increase of a column's null fraction that is an error
     null_rate_warn: float = 0.05  # absolute increase of a column's null fraction that is a warning
+    keep_snapshots: int = 500  # good-run snapshots kept in logs/history.duckdb (oldest dropped first)
     freshness_hours: float = 24.0  # a source loaded longer ago than this is stale (warn)
 
 

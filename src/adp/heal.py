@@ -338,11 +338,12 @@ class Healer:
 
     def _record_good_run(self, result: RunResult, outcome: Outcome) -> None:
         """Validate a green run against the last good one, then make it the new baseline."""
-        from adp.validate import snapshot_run, validate
+        from adp.validate import has_errors, snapshot_run, validate
 
-        if self.cfg.validate.enabled:
-            outcome.validation = [f.to_dict() for f in validate(self.ws, result, self.s.log)]
-        snapshot_run(self.ws, self.s.run_id, result)
+        findings = validate(self.ws, result, self.s.log) if self.cfg.validate.enabled else []
+        outcome.validation = [f.to_dict() for f in findings]
+        if not has_errors(findings):  # bad data never becomes the baseline; `adp validate --accept` can
+            snapshot_run(self.ws, self.s.run_id, result)
 
 
 def _defines_node(manifest: Manifest, rel: str) -> bool:

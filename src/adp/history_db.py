@@ -140,6 +140,13 @@ class HistoryDB:
             con.execute("rollback")
             raise
 
+    def prune(self, keep: int) -> int:
+        """Drop all but the newest `keep` snapshots; returns how many were dropped."""
+        old = [r[0] for r in self._rows("select run_id from runs order by taken_at desc, run_id desc offset ?", [max(keep, 1)])]
+        for table in ("runs", "relations", "columns", "tests") if old else ():
+            self._rows(f"delete from {table} where run_id in (select unnest(?::varchar[]))", [old])
+        return len(old)
+
     def last_good_run(self) -> str | None:
         rows = self._rows("select run_id from runs order by taken_at desc, run_id desc limit 1")
         return rows[0][0] if rows else None

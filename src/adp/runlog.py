@@ -77,6 +77,8 @@ def history(log_dir: Path, limit: int | None = None) -> list[RunSummary]:
     """Runs in the log, oldest first (the last `limit` of them)."""
     runs: dict[str, dict[str, Any]] = {}
     for ev in read_events(log_dir):
+        if not isinstance(ev.get("run_id"), str):
+            continue
         run = runs.setdefault(ev["run_id"], {"started": ev.get("ts", ""), "fixes": 0})
         kind = ev.get("event")
         if kind == "run_started":
@@ -90,6 +92,8 @@ def history(log_dir: Path, limit: int | None = None) -> list[RunSummary]:
             run["finished"] = ev
     rows = []
     for run_id, run in runs.items():
+        if "project_dir" not in run:
+            continue  # events of a standalone command (e.g. `adp ingest`), not a pipeline run
         fin = run.get("finished", {})
         rows.append(
             RunSummary(

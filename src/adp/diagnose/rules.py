@@ -183,7 +183,8 @@ def jinja_syntax(ctx: Context, f: Failure) -> Diagnosis | None:
     loc = loc or Location(None, line)
     return ctx.diagnosis(
         f, "dbt.jinja_syntax", f"Jinja syntax error in {loc.file or 'a project file'}: {m.group('what')}. Parse errors come one per run: fix and re-run.",
-        location=loc, evidence=[m.group(0), *(at.group(0).strip().splitlines() if at else [])],
+        location=loc, node=loc.owner if head else None,
+        evidence=[m.group(0), *(at.group(0).strip().splitlines() if at else [])],
         details={"jinja_error": m.group("what"), "quoted_line": at.group("text").strip() if at else None},
     )
 

@@ -7,6 +7,8 @@ released after each call so other readers are not locked out. Any failure of the
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -34,6 +36,24 @@ def _in_project(project: DbtProject) -> Iterator[None]:
         os.environ.update(old_env)
 
 
+@contextmanager
+def _stdout_to(lines: list[str]) -> Iterator[None]:
+    """Keep dbt's own prints off our stdout (it prints there before its flags are set, e.g. on a
+    dbt_project.yml that does not parse), so `adp run --json` stays one JSON object; they become text."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            lines.extend(line for line in tmp.read().decode("utf-8", "replace").splitlines() if line.strip())
+
+
 class InProcessEngine:
     name = "in_process"
 
@@ -55,7 +75,7 @@ class InProcessEngine:
                 on_event(event)
 
         started = time.monotonic()
-        with _INVOKE_LOCK, _in_project(project):
+        with _INVOKE_LOCK, _in_project(project), _stdout_to(result.text):
             try:
                 res = dbtRunner(callbacks=[collect]).invoke([*args, "--log-level", "none", *project_args(project)])
             except Exception:  # the engine itself broke, not the project: use a fresh process

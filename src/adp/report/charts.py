@@ -12,7 +12,7 @@ def durations(runs: list[RunView], width: int = 960, height: int = 170) -> str:
         return ""
     pad_l, pad_b, pad_t = 44, 18, 8
     top = max((r.summary.duration or 0.0) for r in runs) or 1.0
-    step = (width - pad_l - 4) / len(runs)
+    step = min((width - pad_l - 4) / len(runs), 28.0)
     plot_h = height - pad_b - pad_t
     bars = []
     for i, r in enumerate(runs):

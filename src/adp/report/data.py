@@ -101,6 +101,11 @@ def collect(log_dir: Path, slowest: int = 15) -> ReportData:
             shown = [f for f in findings if f.get("severity") in ("error", "warn")]
             view.steps.append(Step("validation", ev.get("ts", ""), {"findings": findings, "shown": bool(shown)}))
             latest = (view.run_id, findings)
+    for view in views.values():
+        applied = {s.data.get("proposal_id") for s in view.steps if s.kind == "fix"}
+        for step in view.steps:  # an applied proposal's diff is shown once, with the fix
+            if step.kind == "proposal" and step.data.get("id") in applied:
+                step.data.pop("diff", None)
     timings = sorted(
         (NodeTiming(uid, round(acc[2], 3), round(acc[0] / acc[1], 3), int(acc[1])) for uid, acc in sums.items() if acc[1]),
         key=lambda t: -t.last,

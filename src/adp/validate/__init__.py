@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 from adp.artifacts import Manifest
 from adp.history_db import HistoryDB, LineageNode, RelationProfile, RelationRef
 from adp.models import RunResult
-from adp.runlog import RunLog, load_result
-from adp.validate.findings import CHECKS, Context, Finding, Pair, changed_tests
+from adp.runlog import RunLog, load_result, new_run_id
+from adp.validate.findings import CHECKS, SEVERITIES, Context, Finding, Pair, changed_tests
 from adp.warehouses import for_project
 from adp.workspace import Workspace
 
-__all__ = ["Finding", "has_errors", "record_lineage", "snapshot_run", "validate"]
+__all__ = ["Finding", "accept_current", "has_errors", "record_lineage", "snapshot_run", "validate"]
 
 RELATION_TYPES = ("model", "seed", "snapshot")
 TEST_TYPES = ("test", "unit_test")
@@ -29,6 +29,7 @@ def snapshot_run(ws: Workspace, run_id: str, result: RunResult) -> None:
     tests = {n.unique_id: (n.status, n.failures) for n in result.nodes if n.resource_type in TEST_TYPES}
     with HistoryDB(ws.log_dir) as db:
         db.save_snapshot(run_id, profiles, tests)
+        db.prune(ws.config.validate.keep_snapshots)
         if manifest.exists:
             db.save_lineage(lineage_nodes(manifest))
 
@@ -57,6 +58,14 @@ def validate(ws: Workspace, result: RunResult | None = None, log: RunLog | None 
             warnings=sum(f.severity == "warn" for f in findings),
         )
     return findings
+
+
+def accept_current(ws: Workspace) -> str:
+    """Make the warehouse as it is now the baseline (after an intended change); returns the snapshot's id."""
+    run_id = "accepted-" + new_run_id()
+    result = load_result(ws.log_dir) or RunResult(None, 0, "ok", [])
+    snapshot_run(ws, run_id, result)
+    return run_id
 
 
 def has_errors(findings: list[Finding]) -> bool:
@@ -118,5 +127,4 @@ def _compare(ws: Workspace, before: dict[str, RelationProfile], before_tests: di
     if result is not None:
         current = {n.unique_id: (n.status, n.failures) for n in result.nodes if n.resource_type in TEST_TYPES}
         findings.extend(changed_tests(before_tests, current))
-    order = {s: i for i, s in enumerate(("error", "warn", "info"))}
-    return sorted(findings, key=lambda f: order.get(f.severity, 3))
+    return sorted(findings, key=lambda f: SEVERITIES.index(f.severity))

@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable
 from adp.config import Validate
 from adp.history_db import RelationProfile
 
-SEVERITIES = ("error", "warn", "info")
+SEVERITIES = ("error", "warn", "info")  # most severe first
 FAILED_TEST = ("fail", "error", "runtime error")
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from types import ModuleType
 
 from adp.project import DbtProject
-from adp.warehouses import duckdb
+from adp.warehouses import duckdb, spark
 
-WAREHOUSES: dict[str, ModuleType] = {duckdb.NAME: duckdb}
+WAREHOUSES: dict[str, ModuleType] = {duckdb.NAME: duckdb, spark.NAME: spark}
 
 
 def for_project(project: DbtProject) -> ModuleType:

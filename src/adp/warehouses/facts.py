@@ -19,6 +19,7 @@ CONVERSION = "conversion"  # name = source column, value, target_type
 DIVISION_BY_ZERO = "division_by_zero"  # value = the expression
 FILE_MISSING = "file_missing"  # name = path or pattern
 LOCKED = "locked"  # name = database file, value = holder
+UNAVAILABLE = "unavailable"  # the engine or its connection dropped (Thrift/HTTP, executor loss): retry
 CSV_COLUMNS_CHANGED = "csv_columns_changed"  # name = file: column count differs from the existing table
 CSV_CONVERSION = "csv_conversion"  # name = column, value, line = CSV line (1-based, header = 1)
 

@@ -1,0 +1,117 @@
+"""Apache Spark through dbt-spark: the writer lock, message parsing, relation columns and profiles.
+
+Warehouse queries (columns, row counts, nulls) run on the Spark session already open in this process,
+i.e. the one the in-process engine's dbt-spark `method: session` started. adp never starts a second
+Spark itself: an embedded Derby metastore admits one process, and a cluster (`method: thrift`/`http`)
+is reached by dbt only. Without an open session these functions return nothing and the core falls
+back to the manifest, the compiled SQL and the column list in Spark's own error message.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from adp.project import DbtProject
+from adp.warehouses.spark_messages import parse_error  # noqa: F401  (the diagnosis interface)
+
+if TYPE_CHECKING:
+    from adp.history_db import RelationProfile, RelationRef
+
+NAME = "spark"
+
+_RANGE_TYPES = frozenset(
+    "tinyint smallint int bigint float double decimal date timestamp timestamp_ntz byte short integer long real".split()
+)
+
+
+def lock_path(project: DbtProject) -> Path:
+    """The target dir's lock: one adp writer per project (the metastore and warehouse dir are the project's)."""
+    return project.target_dir / ".adp.lock"
+
+
+def release_in_process_handles() -> None:
+    """Nothing to release: the Spark session stays warm for the next in-process dbt call."""
+
+
+def _session() -> Any:
+    """This process's running SparkSession, or None (never starts one)."""
+    try:
+        from pyspark import SparkContext
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    if SparkContext._active_spark_context is None:
+        return None
+    return SparkSession.builder.getOrCreate()
+
+
+def _quote(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def _parts(relation: str) -> list[str]:
+    """`a`.`b` / "a"."b" / a.b -> ["a", "b"]."""
+    return [p.strip('`"') for p in re.findall(r"`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\"|[^.]+", relation)]
+
+
+def _describe(spark: Any, parts: list[str]) -> list[tuple[str, str]] | None:
+    try:
+        rows = spark.sql(f"describe table {'.'.join(_quote(p) for p in parts)}").collect()
+    except Exception:  # noqa: BLE001 - a relation that does not exist (or a dropped session) has no columns
+        return None
+    columns = []
+    for row in rows:
+        name = row[0]
+        if not name or name.startswith("#"):  # partition and detail sections follow the columns
+            break
+        columns.append((name, row[1]))
+    return columns
+
+
+def relation_columns(project: DbtProject, relation: str) -> list[str] | None:
+    """Column names of `relation` (schema.name, quoted or not) from the open Spark session, else None."""
+    spark = _session()
+    if spark is None or not relation:
+        return None
+    columns = _describe(spark, _parts(relation)[-2:])
+    return [c for c, _ in columns] if columns else None
+
+
+def profile_relations(project: DbtProject, refs: list[RelationRef]) -> list[RelationProfile]:
+    """Columns and types of each relation that exists; for tables also rows, nulls and min/max.
+
+    Uses the open Spark session; returns [] when there is none (see the module docstring).
+    """
+    spark = _session()
+    if spark is None or not refs:
+        return []
+    from adp.history_db import ColumnProfile, RelationProfile
+
+    profiles = []
+    for ref in refs:
+        parts = [ref.schema, ref.identifier]
+        columns = _describe(spark, parts)
+        if columns is None:
+            continue
+        table = ".".join(_quote(p) for p in parts)
+        try:
+            kind = "view" if spark.catalog.getTable(".".join(parts)).tableType == "VIEW" else "table"
+        except Exception:  # noqa: BLE001 - a temporary view or a catalog without the lookup
+            kind = "table"
+        if kind == "view":
+            profiles.append(RelationProfile(ref.unique_id, ref.resource_type, ref.name, kind, None,
+                                            [ColumnProfile(n, t) for n, t in columns]))
+            continue
+        exprs = ["count(*)"]
+        for name, dtype in columns:
+            col = _quote(name)
+            ranged = dtype.lower().split("(")[0] in _RANGE_TYPES
+            exprs += [f"count({col})", f"cast(min({col}) as string)" if ranged else "null",
+                      f"cast(max({col}) as string)" if ranged else "null"]
+        row = spark.sql(f"select {', '.join(exprs)} from {table}").collect()[0]
+        rows = int(row[0])
+        cols = [ColumnProfile(n, t, rows - int(row[1 + 3 * i]), row[2 + 3 * i], row[3 + 3 * i])
+                for i, (n, t) in enumerate(columns)]
+        profiles.append(RelationProfile(ref.unique_id, ref.resource_type, ref.name, kind, rows, cols))
+    return profiles

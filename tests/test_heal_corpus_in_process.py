@@ -1,0 +1,69 @@
+"""The opt-in in-process engine (`engine: in_process`) heals a representative subset of the fault corpus
+exactly as the subprocess engine does (tests/test_heal_corpus.py holds the contract and the full set).
+
+The subset covers each way the loop re-runs dbt: a node-phase SQL fix (`--select path:<file>+`), parse-
+phase Jinja/YAML/ref fixes (full selection), a macro fix, dbt_project.yml and profile/target fixes
+(partial parsing invalidated inside one process), full-refresh actions, and an escalation.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from test_heal_corpus import CASES, heal, tree
+from corpus import apply_fault
+
+pytestmark = pytest.mark.dbt
+
+SUBSET = {
+    "healed": ["shop_column_typo", "shop_jinja_unclosed", "shop_ref_typo", "shop_macro_typo", "shop_project_yaml",
+               "shop_profile_typo", "lib_target_typo", "lib_incremental_schema_change", "shop_seed_stale_header"],
+    "escalate": ["shop_not_null_fails", "shop_cycle"],
+}
+
+
+def in_process_config(cwd: Path) -> None:
+    (cwd / "config").mkdir()
+    (cwd / "config" / "execution_mode.yml").write_text("engine: in_process\n", encoding="utf-8")
+
+
+def engine_of(out: dict) -> str:
+    events = [json.loads(line) for line in Path(out["log_path"]).read_text().splitlines() if line.strip()]
+    return next(e["engine"] for e in events if e.get("event") == "run_started" and e.get("run_id") == out["run_id"])
+
+
+def cases(outcome: str) -> list:
+    picked = [c for c in CASES if c.id in SUBSET[outcome]]
+    assert len(picked) == len(SUBSET[outcome]), "a case of the subset left the corpus"
+    return picked
+
+
+@pytest.mark.parametrize("case", cases("healed"), ids=lambda c: c.id)
+def test_in_process_heals_to_the_original_files(case, warm_project, tmp_path):
+    project = warm_project(case.project)
+    original = tree(project)
+    apply_fault(case, project)
+    in_process_config(tmp_path)
+    res = heal(case, project, tmp_path)
+    out = res.json()
+    assert engine_of(out) == "in_process"
+    assert res.returncode == 0, f"{out['status']}: {out.get('findings_path')}\n{res.stderr[-2000:]}"
+    assert out["status"] == "healed"
+    assert out["diagnoses"][0]["category"] == case.expected[0]["category"]
+    assert tree(project) == original, "healed files differ from the original project"
+
+
+@pytest.mark.parametrize("case", cases("escalate"), ids=lambda c: c.id)
+def test_in_process_escalates_without_changing_files(case, warm_project, tmp_path):
+    project = warm_project(case.project)
+    apply_fault(case, project)
+    before = tree(project)
+    in_process_config(tmp_path)
+    res = heal(case, project, tmp_path)
+    out = res.json()
+    assert engine_of(out) == "in_process"
+    assert res.returncode == 3 and out["status"] == "needs_review", res.stderr[-2000:]
+    assert out["diagnoses"][0]["category"] == case.expected[0]["category"]
+    assert tree(project) == before

@@ -1,0 +1,127 @@
+"""The Spark tier: the same platform on a real local Spark (dbt-spark `method: session`, pyspark, Java 17).
+
+tests/projects/spark_shop: 2 seeds, 5 models and the on-run-start hook that registers the Parquet
+source (8 nodes), shuffle partitions 1, a warehouse dir and Derby metastore inside the project copy.
+adp runs with the in-process engine so one Spark session serves every dbt call of a heal loop.
+Each test is one `adp run`; a Spark session start costs tens of seconds, so faults are healed in groups.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, dbt_build, run_adp
+from spark_faults import BY_ID, PROJECT
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(1800)]
+
+if shutil.which("java") is None:
+    pytest.skip("the Spark tier needs Java 17 (`java` is not on PATH)", allow_module_level=True)
+if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
+    pytest.skip("the Spark tier needs the `[spark]` extra: pip install -e '.[test,spark]' (.ci/test-deps does)",
+                allow_module_level=True)
+
+CONFIG = """\
+engine: in_process
+ingest: {on_run: false}
+report: {on_run: false}
+"""
+SKIP_PARTS = {"target", "logs", "spark", "config"}
+
+
+def tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not SKIP_PARTS & set(p.relative_to(root).parts)}
+
+
+@pytest.fixture(scope="session")
+def built_spark_shop(tmp_path_factory) -> Path:
+    """spark_shop built once on Spark (its metastore and warehouse dir are inside the copy)."""
+    dest = tmp_path_factory.mktemp("spark-warm") / "spark_shop"
+    shutil.copytree(PROJECT, dest)
+    proc = dbt_build(dest)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return dest
+
+
+@pytest.fixture
+def spark_shop(built_spark_shop, tmp_path) -> Path:
+    dest = tmp_path / "spark_shop"
+    shutil.copytree(built_spark_shop, dest)
+    (dest / "config").mkdir()
+    (dest / "config" / "execution_mode.yml").write_text(CONFIG)
+    return dest
+
+
+def adp_run(project: Path, *extra: str):
+    return run_adp("run", "--project-dir", str(project), "--profiles-dir", str(project), "--target", "spark",
+                   "--config-dir", str(project / "config"), "--log-dir", str(project / "logs"),
+                   "--mode", "autonomous", "--json", *extra, cwd=project, timeout=1800)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        # staging faults first (marts are skipped), then the marts faults in the next iteration
+        ("column_typo", "missing_comma", "function_typo", "group_by_missing", "wrong_alias"),
+        # a dbt compile error stops the whole run; then a hard-coded table and a parse error; then an ambiguity
+        ("ref_typo", "hardcoded_table", "unbalanced_paren", "ambiguous_column"),
+    ],
+    ids=["sql_then_marts", "compile_then_sql"],
+)
+def test_spark_heals_faults_back_to_the_original_files(spark_shop, group):
+    original = tree(spark_shop)
+    for fid in group:
+        BY_ID[fid].inject(spark_shop)
+    assert tree(spark_shop) != original
+    res = adp_run(spark_shop)
+    out = res.json()
+    assert res.returncode == 0, f"{out['status']}: {out.get('findings_path')}\n{res.stderr[-3000:]}"
+    assert out["status"] == "healed"
+    assert {d["category"] for d in out["diagnoses"]} >= {BY_ID[fid].category for fid in group}
+    applied = [f for f in out["fixes"] if f["applied"]]
+    assert len(applied) >= len(group) and all(f["confidence"] >= 0.8 for f in applied)
+    assert tree(spark_shop) == original, "healed files differ from the original project"
+
+
+def test_spark_escalates_an_intent_fault_without_edits(spark_shop):
+    fault = BY_ID["bad_value"]
+    fault.inject(spark_shop)
+    before = tree(spark_shop)
+    res = adp_run(spark_shop)
+    out = res.json()
+    assert res.returncode == 3, f"{out['status']}\n{res.stderr[-3000:]}"
+    assert out["status"] == "needs_review"
+    assert out["diagnoses"][0]["category"] == fault.category
+    assert not any(f["applied"] for f in out["fixes"])
+    assert tree(spark_shop) == before
+
+
+def test_the_same_parquet_source_builds_on_duckdb_too(built_spark_shop, tmp_path):
+    dest = tmp_path / "spark_shop"
+    shutil.copytree(PROJECT, dest)
+    proc = dbt_build(dest, "--target", "dev")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_sample_project_builds_green_on_spark(tmp_path):
+    """dbt/ as shipped: ingest into DuckDB, land the tables in the lake, build on Spark."""
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "dbt", root / "dbt", ignore=shutil.ignore_patterns("target", "logs", "spark", "*.duckdb*"))
+    shutil.copytree(REPO / "data" / "raw", root / "data" / "raw")
+    (root / "config").mkdir()
+    shutil.copy(REPO / "config" / "sources.yml", root / "config" / "sources.yml")
+    (root / "config" / "execution_mode.yml").write_text(CONFIG)
+    ingest = run_adp("ingest", "--all", "--json", cwd=root)
+    assert ingest.returncode == 0, ingest.stdout[-2000:] + ingest.stderr[-2000:]
+    lake = run_adp("lake", "--json", cwd=root)
+    assert lake.returncode == 0, lake.stderr
+    assert {t["table"] for t in lake.json()["tables"]} >= {"raw.customers", "raw.payments"}
+    res = run_adp("run", "--target", "spark", "--json", cwd=root, timeout=1800)
+    out = res.json()
+    assert res.returncode == 0, f"{out['status']}\n{res.stderr[-3000:]}"
+    assert out["status"] == "success"
