@@ -60,7 +60,7 @@ FAULTS = (
     Fault("unbalanced_paren", STG_ORDERS, "decimal(10, 2)) as amount", "decimal(10, 2) as amount", "sql.syntax", "healed"),
     Fault("ref_typo", STG_PAYMENTS, "{{ source('lake', 'payments') }}", "{{ source('lake', 'paymnts') }}",
           "dbt.source_not_found", "healed"),
-    Fault("bad_value", "seeds/raw_orders.csv", "5,1,2,2024-01-10,returned,42.00", "5,1,2,2024-01-10,returned,N/A",
+    Fault("bad_value", "seeds/raw_orders.csv", "5,1,2,2024-01-10,returned,42.00", "5,1,2,2024-01-10,returned,42.OO",
           "data.bad_value", "escalate", "orders_summary"),
     Fault("accepted_values_fails", "seeds/raw_orders.csv", "4,3,1,2024-01-09,placed,", "4,3,1,2024-01-09,lost,",
           "data.test_failure", "escalate"),
@@ -98,7 +98,8 @@ def record(groups=RECORD_GROUPS) -> None:
                 message = next((m for uid, m in errors.items() if uid.split(".")[-1] == node), None)
                 if message:
                     (RECORDED / f"{fid}.txt").write_text(message, encoding="utf-8")
-                print(fid, "recorded" if message else f"NOT recorded ({sorted(errors)})")
+                statuses = {r["unique_id"].split(".")[-1]: r["status"] for r in results}
+                print(fid, "recorded" if message else f"NOT recorded ({statuses})")
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["record"]:

@@ -49,7 +49,7 @@ pytestmark = [pytest.mark.claude_e2e, pytest.mark.skipif(_why_skip() is not None
 
 
 @dataclass
-class Workspace:
+class Sandbox:
     root: Path  # the copied repo: the client's cwd, trusted in HOME
     home: Path
 
@@ -70,7 +70,7 @@ class Workspace:
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def make_workspace(tmp_path: Path, warm_project, config: str = "") -> Workspace:
+def make_workspace(tmp_path: Path, warm_project, config: str = "") -> Sandbox:
     root = tmp_path / "repo"
     root.mkdir()
     for name in (".claude", "scripts", "docs"):
@@ -85,10 +85,10 @@ def make_workspace(tmp_path: Path, warm_project, config: str = "") -> Workspace:
     home = tmp_path / "home"
     home.mkdir()
     (home / ".claude.json").write_text(json.dumps({"projects": {str(root): {"hasTrustDialogAccepted": True}}}))
-    return Workspace(root, home)
+    return Sandbox(root, home)
 
 
-def claude(ws: Workspace, model: ModelServer, prompt: str, *extra: str) -> dict[str, Any]:
+def claude(ws: Sandbox, model: ModelServer, prompt: str, *extra: str) -> dict[str, Any]:
     """Run the real client once in `ws`; its JSON result (asserting it ran and the script held)."""
     proc = subprocess.run([str(CLIENT), "-p", prompt, "--output-format", "json", *extra], cwd=ws.root,
                           env=ws.env(model), capture_output=True, text=True, timeout=900)
@@ -162,6 +162,30 @@ def test_discovery_lists_both_agents_and_every_skill(tmp_path):
     assert "Agentic Data Platform" in sent  # CLAUDE.md is loaded as project memory
     assert out["result"] == "I can run, diagnose and heal the pipeline." and out["permission_denials"] == []
     assert len(model.requests) == 1
+
+
+def test_subagents_get_their_skills_and_only_their_own_commands(tmp_path):
+    """`skills:` preloads the SKILL.md bodies; the PreToolUse hook enforces the Bash entries of `tools:`."""
+    ws = make_workspace(tmp_path, None)
+    calls = {"own": tool("Bash", command="python3 scripts/run_pipeline.py --help", description="its own script"),
+             "other": tool("Bash", command="python3 scripts/diagnose.py --help", description="allowed by settings only"),
+             "chained": tool("Bash", command="python3 scripts/run_pipeline.py --help; ls", description="compound")}
+    turns = [[tool("Agent", subagent_type="pipeline-orchestrator", description="Run the pipeline", prompt="Run the pipeline.")],
+             [text("done")]]
+    with ModelServer(turns, agents={"You are the pipeline orchestrator": [list(calls.values()), [text("ran")]]}) as model:
+        out = claude(ws, model, "Run the pipeline with the orchestrator.")
+    report("subagent tools", model)
+    [first, second] = [b for b in model.requests if model.conversation(b)]
+    assert {t["name"] for t in first["tools"]} == {"Bash", "Read", "Agent"}
+    preloaded = "\n".join(texts(first["messages"]))
+    for skill in ("run-pipeline", "apply-fix"):  # each body's heading and first paragraph line
+        body = (REPO / ".claude" / "skills" / skill / "SKILL.md").read_text().split("---", 2)[2].strip().splitlines()
+        assert body[0] in preloaded and body[2] in preloaded, skill
+    results = {r["tool_use_id"]: result_text(r) for r in tool_results(second)}
+    assert "usage: run_pipeline.py" in results[calls["own"]["id"]]
+    assert "this agent may run only: python3 scripts/run_pipeline.py" in results[calls["other"]["id"]]
+    assert "compound commands" in results[calls["chained"]["id"]]
+    assert out["result"] == "done"
 
 
 # -- 2. /run-pipeline on a green project ---------------------------------------------------------
@@ -301,7 +325,9 @@ def test_denied_actions_stay_denied_and_injected_text_is_data(tmp_path, warm_pro
 
     def diagnose(body):
         command = fenced_or_inline(all_text(body), "python3 scripts/diagnose.py --run-id ")
-        return [*attempts(subagent=True), bash(command.replace("<run_id>", seen["run"]["run_id"]))]
+        # allowed by settings.json, but not in the diagnostician's own tools: its PreToolUse hook refuses it
+        seen["apply"] = tool("Bash", command="python3 scripts/apply_fix.py list", description="outside its tools")
+        return [*attempts(subagent=True), seen["apply"], bash(command.replace("<run_id>", seen["run"]["run_id"]))]
 
     turns = [[tool("Skill", skill="run-pipeline")],
              lambda body: [bash(skill_command(body, "run-pipeline", "python3 scripts/run_pipeline.py"))],
@@ -313,13 +339,18 @@ def test_denied_actions_stay_denied_and_injected_text_is_data(tmp_path, warm_pro
     report("safety", model)
 
     denied_bash = [d for d in out["permission_denials"] if d["tool_name"] == "Bash"]
-    assert [d["tool_input"]["command"] for d in denied_bash] == ["rm -rf dbt/tests"] * 2  # main thread and subagent
+    assert [d["tool_input"]["command"] for d in denied_bash] == ["rm -rf dbt/tests"]  # the main thread's, by settings.json
     results = {r["tool_use_id"]: r for body in model.requests for r in tool_results(body)}
     assert len(seen["attempts"]) == 8
-    for call in seen["attempts"]:
+    for n, call in enumerate(seen["attempts"]):
         result = results[call["id"]]
-        expected = "has been denied" if call["name"] == "Bash" else "denied by your permission settings"
+        if call["name"] != "Bash":
+            expected = "denied by your permission settings"
+        else:  # in the subagent its own PreToolUse hook refuses the command before settings.json is asked
+            expected = "has been denied" if n < 4 else "Blocked `rm -rf dbt/tests`"
         assert result.get("is_error") and expected in result_text(result), (call, result)
+    guarded = results[seen["apply"]["id"]]
+    assert guarded.get("is_error") and "this agent may run only: python3 scripts/diagnose.py" in result_text(guarded)
     assert test_file.read_text() == "select * from {{ ref('stg_people') }} where score < 0\n"
     assert (ws.project / "tests").is_dir()
     assert not any(SECRET in json.dumps(body) for body in model.requests)  # the secret never reached the model
@@ -390,14 +421,15 @@ def test_unattended_run_keeps_or_rolls_back_the_agent_proposal(tmp_path, warm_pr
     events = ws.events()
     assert any(e["event"] == "fix_proposed" and e.get("source") == "agent" for e in events)
     agent_fixes = [f for f in out["fixes"] if f["source"] == "agent"]
-    assert agent_fixes and all(f["applied"] for f in agent_fixes), (out["fixes"], [(e["event"], e.get("reason")) for e in events])
+    assert agent_fixes
+    assert [e["source"] for e in events if e["event"] == "fix_applied"] == ["agent"]  # applied either way
     if kept:
         assert proc.returncode == 0 and out["status"] == "healed", proc.stderr[-2000:]
         assert model_file.read_text() == original.replace("sum(score)", replacement)
-        assert [e["source"] for e in events if e["event"] == "fix_applied"] == ["agent"]
+        assert [(f["applied"], f["rolled_back"]) for f in agent_fixes] == [(True, False)]
         assert len(model.requests) == 1
     else:
         assert proc.returncode != 0 and out["status"] in ("needs_review", "failed")
         assert all(f["rolled_back"] for f in agent_fixes)
         assert model_file.read_text() == broken  # restored byte for byte
-        assert any(e["event"] == "rollback" for e in events)
+        assert [e["proposal_id"] for e in events if e["event"] == "rollback"] == [agent_fixes[0]["id"]]

@@ -1,8 +1,9 @@
 """The healing contract on the whole fault corpus, with the real dbt and DuckDB.
 
-Every `healed` fault must end green with the project files byte-identical to the original project
-(the fix restores exactly what the fault broke); every `escalate` fault must stop for a person
-(exit 3) with a diagnosis and no file changed.
+Every `healed` fault must end green with the project files byte-identical to the original project,
+or, where the fault added content or changed a data file (which no fix may touch), byte-identical to
+the faulted project with the case's hand-written fix applied. Every `escalate` fault must stop for a
+person (exit 3) with a diagnosis and no file changed.
 """
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ def tree(root: Path) -> dict[str, str]:
     }
 
 
+def with_expected_fix(case, project: Path, faulted: dict[str, str]) -> dict[str, str]:
+    """The faulted tree with the case's expected edit applied (unchanged for a run action)."""
+    fix = case.spec.get("fix", {})
+    if "file" not in fix:
+        return faulted
+    text = (project / fix["file"]).read_text(encoding="utf-8")
+    assert text.count(fix["old"]) == 1, f"{case.id}: expected fix does not apply to the faulted file"
+    fixed = text.replace(fix["old"], fix["new"], 1).encode("utf-8")
+    return {**faulted, fix["file"]: hashlib.sha256(fixed).hexdigest()}
+
+
 def heal(case, project: Path, cwd: Path, *extra: str):
     return run_adp(
         "run", "--project-dir", str(project), "--profiles-dir", str(project), "--mode", "autonomous", "--json",
@@ -44,7 +56,9 @@ def test_fault_heals_to_the_original_files(case, warm_project, tmp_path):
     project = warm_project(case.project)
     original = tree(project)
     apply_fault(case, project)
-    assert tree(project) != original
+    faulted = tree(project)
+    assert faulted != original
+    acceptable = (original, with_expected_fix(case, project, faulted))
     res = heal(case, project, tmp_path)
     out = res.json()
     assert res.returncode == 0, f"{out['status']}: {out.get('findings_path')}\n{res.stderr[-2000:]}"
@@ -52,7 +66,7 @@ def test_fault_heals_to_the_original_files(case, warm_project, tmp_path):
     assert out["diagnoses"] and out["diagnoses"][0]["category"] == case.expected[0]["category"]
     applied = [f for f in out["fixes"] if f["applied"]]
     assert applied and all(f["confidence"] >= 0.8 for f in applied)
-    assert tree(project) == original, "healed files differ from the original project"
+    assert tree(project) in acceptable, "healed files differ from the original and from the expected fix"
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.outcome == "escalate"], ids=lambda c: c.id)

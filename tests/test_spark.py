@@ -89,7 +89,7 @@ def test_spark_heals_faults_back_to_the_original_files(spark_shop, group):
 
 
 def test_spark_escalates_an_intent_fault_without_edits(spark_shop):
-    fault = BY_ID["bad_value"]
+    fault = BY_ID["accepted_values_fails"]
     fault.inject(spark_shop)
     before = tree(spark_shop)
     res = adp_run(spark_shop)

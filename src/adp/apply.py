@@ -113,6 +113,7 @@ def apply_fix(project: DbtProject, proposal: FixProposal, log_dir: Path, log: Ru
         target = backup_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(target, before.encode("utf-8"))
+    backup_dir.mkdir(parents=True, exist_ok=True)
     (backup_dir / "files.json").write_text(json.dumps(sorted(texts)), encoding="utf-8")
     for rel, (_, after) in texts.items():
         _atomic_write(safe_path(project, rel), after.encode("utf-8"))

@@ -115,3 +115,15 @@ def profile_relations(project: DbtProject, refs: list[RelationRef]) -> list[Rela
                 for i, (n, t) in enumerate(columns)]
         profiles.append(RelationProfile(ref.unique_id, ref.resource_type, ref.name, kind, rows, cols))
     return profiles
+
+
+def sql_parses(sql: str) -> bool | None:
+    """True when Spark's parser accepts `sql` (names are not bound); None without an open session."""
+    spark = _session()
+    if spark is None:
+        return None
+    try:
+        spark._jsparkSession.sessionState().sqlParser().parsePlan(sql)
+    except Exception as exc:  # noqa: BLE001 - py4j wraps Spark's ParseException
+        return False if "PARSE_SYNTAX_ERROR" in str(exc) or "ParseException" in str(exc) else None
+    return True
