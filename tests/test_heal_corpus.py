@@ -45,10 +45,12 @@ def with_expected_fix(case, project: Path, faulted: dict[str, str]) -> dict[str,
 
 
 def heal(case, project: Path, cwd: Path, *extra: str):
-    return run_adp(
+    res = run_adp(
         "run", "--project-dir", str(project), "--profiles-dir", str(project), "--mode", "autonomous", "--json",
         *extra, *case.spec.get("adp_args", []), cwd=cwd, timeout=600,
     )
+    assert res.stdout.strip(), f"adp crashed (exit {res.returncode}):\n{res.stderr[-3000:]}"
+    return res
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.outcome == "healed"], ids=lambda c: c.id)

@@ -97,6 +97,8 @@ def run(select, exclude, vars_, full_refresh, threads, mode, heal, as_json, dbt_
 def _print_outcome(outcome: Any) -> None:
     failed = [n for n in outcome.nodes if n["status"] in ("error", "fail", "runtime error")]
     click.echo(f"{outcome.status.upper()}  run {outcome.run_id}  attempts={outcome.attempts}  {outcome.duration:.1f}s")
+    for load in outcome.ingested:
+        click.echo(f"  ingested {load.get('table') or load.get('source')}: {load.get('status')} ({load.get('rows', 0)} rows)")
     for n in failed:
         click.echo(f"  {n['status']:<6} {n['unique_id']}  ({n.get('file') or '?'})")
         if n.get("message"):
@@ -106,6 +108,9 @@ def _print_outcome(outcome: Any) -> None:
     for fix in outcome.fixes:
         state = "applied" if fix.get("applied") else ("rolled back" if fix.get("rolled_back") else "proposed")
         click.echo(f"  fix {fix['rule']} on {fix.get('file')} (confidence {fix['confidence']:.2f}): {state}")
+    for finding in outcome.validation:
+        if finding.get("severity") in ("error", "warn"):
+            click.echo(f"  validation {finding['severity']}: {finding.get('message')}")
     if outcome.findings_path:
         click.echo(f"  findings: {outcome.findings_path}")
     for p in outcome.proposals:
