@@ -21,7 +21,7 @@ select
     coalesce(sum(payments.paid_amount), 0) as paid_value,
     min(orders.order_date) as first_order_date,
     max(orders.order_date) as last_order_date,
-    date_diff('day', customers.signup_date, min(orders.order_date)) as days_to_first_order
+    {{ dbt.datediff('customers.signup_date', 'min(orders.order_date)', 'day') }} as days_to_first_order
 from customers
 left join orders on customers.customer_id = orders.customer_id
 left join payments on orders.order_id = payments.order_id

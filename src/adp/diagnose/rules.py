@@ -76,6 +76,16 @@ def db_locked(ctx: Context, f: Failure) -> Diagnosis | None:
     )
 
 
+def warehouse_unavailable(ctx: Context, f: Failure) -> Diagnosis | None:
+    fact = ctx.fact(f)
+    if not fact or fact.kind != F.UNAVAILABLE:
+        return None
+    return ctx.diagnosis(
+        f, "env.warehouse_unavailable", "The warehouse connection was lost or refused; retry when it is back.",
+        location=Location(None), evidence=fact.evidence, details={"reason": fact.value},
+    )
+
+
 def profile_missing(ctx: Context, f: Failure) -> Diagnosis | None:
     m = re.search(r"Could not find profile named '(?P<name>[^']+)'", f.text)
     if not m:
@@ -665,6 +675,7 @@ def unknown(ctx: Context, f: Failure) -> Diagnosis:
 
 RULES: tuple[Rule, ...] = (
     db_locked,
+    warehouse_unavailable,
     profile_missing,
     target_missing,
     packages_missing,

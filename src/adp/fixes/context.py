@@ -151,10 +151,7 @@ def fact(d: Diagnosis, project: DbtProject) -> SqlFact | None:
     """The warehouse's reading of the message (engine texts are parsed in adp.warehouses only)."""
     from adp.warehouses import for_project
 
-    parse = getattr(for_project(project), "parse_error", None)
-    if parse is None:
-        from adp.warehouses.duckdb_messages import parse_error as parse
-    return parse(d.message) if d.message else None
+    return for_project(project).parse_error(d.message) if d.message else None
 
 
 def line_span(text: str, line: int) -> tuple[int, int]:

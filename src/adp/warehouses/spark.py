@@ -78,6 +78,21 @@ def relation_columns(project: DbtProject, relation: str) -> list[str] | None:
     return [c for c, _ in columns] if columns else None
 
 
+def column_types(
+    project: DbtProject, relations: list[tuple[str | None, str, str]]
+) -> dict[tuple[str | None, str, str], list[tuple[str, str]]]:
+    """(database, schema, name) -> [(column, type)] from the open Spark session ({} without one)."""
+    spark = _session()
+    if spark is None:
+        return {}
+    found = {}
+    for key in relations:
+        columns = _describe(spark, [key[1], key[2]])
+        if columns:
+            found[key] = columns
+    return found
+
+
 def profile_relations(project: DbtProject, refs: list[RelationRef]) -> list[RelationProfile]:
     """Columns and types of each relation that exists; for tables also rows, nulls and min/max.
 
