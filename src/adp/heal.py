@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 import re
 import time
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,6 +17,7 @@ import click
 from adp.apply import AppliedFix, apply_fix, render_diff, rollback
 from adp.artifacts import Manifest
 from adp.config import Retry
+from adp.engine import EventHandler
 from adp.errors import FixError
 from adp.findings import write_findings
 from adp.models import (
@@ -28,7 +29,6 @@ from adp.models import (
     FixProposal,
     RunResult,
 )
-from adp.engine import EventHandler
 from adp.pipeline import BuildSpec, Outcome, Session, nodes_json, run_locked
 from adp.proposals import PendingProposal, save
 from adp.runlog import load_result, read_events
