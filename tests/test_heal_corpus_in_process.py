@@ -1,5 +1,6 @@
 """The opt-in in-process engine (`engine: in_process`) heals a representative subset of the fault corpus
-exactly as the subprocess engine does (tests/test_heal_corpus.py holds the contract and the full set).
+exactly as the subprocess engine does (tests/test_heal_corpus.py holds the contract and the full set;
+its helpers are reused so both engines are held to the same contract).
 
 The subset covers each way the loop re-runs dbt: a node-phase SQL fix (`--select path:<file>+`), parse-
 phase Jinja/YAML/ref fixes (full selection), a macro fix, dbt_project.yml and profile/target fixes
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_heal_corpus import CASES, heal, tree
+from test_heal_corpus import CASES, heal, tree, with_expected_fix
 from corpus import apply_fault
 
 pytestmark = pytest.mark.dbt
@@ -47,6 +48,7 @@ def test_in_process_heals_to_the_original_files(case, warm_project, tmp_path):
     project = warm_project(case.project)
     original = tree(project)
     apply_fault(case, project)
+    acceptable = (original, with_expected_fix(case, project, tree(project)))
     in_process_config(tmp_path)
     res = heal(case, project, tmp_path)
     out = outcome_of(res)
@@ -54,7 +56,8 @@ def test_in_process_heals_to_the_original_files(case, warm_project, tmp_path):
     assert res.returncode == 0, f"{out['status']}: {out.get('findings_path')}\n{res.stderr[-2000:]}"
     assert out["status"] == "healed"
     assert out["diagnoses"][0]["category"] == case.expected[0]["category"]
-    assert tree(project) == original, "healed files differ from the original project"
+    assert all(f["confidence"] >= 0.8 for f in out["fixes"] if f["applied"])
+    assert tree(project) in acceptable, "healed files differ from the original and from the expected fix"
 
 
 @pytest.mark.parametrize("case", cases("escalate"), ids=lambda c: c.id)

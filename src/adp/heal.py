@@ -335,15 +335,11 @@ class Healer:
             )
         return outcome
 
-
     def _record_good_run(self, result: RunResult, outcome: Outcome) -> None:
         """Validate a green run against the last good one, then make it the new baseline."""
-        from adp.validate import has_errors, snapshot_run, validate
+        from adp.validate import check_good_run
 
-        findings = validate(self.ws, result, self.s.log) if self.cfg.validate.enabled else []
-        outcome.validation = [f.to_dict() for f in findings]
-        if not has_errors(findings):  # bad data never becomes the baseline; `adp validate --accept` can
-            snapshot_run(self.ws, self.s.run_id, result)
+        outcome.validation = [f.to_dict() for f in check_good_run(self.ws, self.s.run_id, result, self.s.log)]
 
 
 def _defines_node(manifest: Manifest, rel: str) -> bool:

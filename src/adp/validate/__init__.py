@@ -6,6 +6,7 @@ after a green run; `validate` compares the current state and dbt's test results 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from adp.artifacts import Manifest
@@ -16,7 +17,7 @@ from adp.validate.findings import CHECKS, SEVERITIES, Context, Finding, Pair, ch
 from adp.warehouses import for_project
 from adp.workspace import Workspace
 
-__all__ = ["Finding", "accept_current", "has_errors", "record_lineage", "snapshot_run", "validate"]
+__all__ = ["Finding", "accept_current", "check_good_run", "has_errors", "record_lineage", "snapshot_run", "validate"]
 
 RELATION_TYPES = ("model", "seed", "snapshot")
 TEST_TYPES = ("test", "unit_test")
@@ -24,14 +25,20 @@ TEST_TYPES = ("test", "unit_test")
 
 def snapshot_run(ws: Workspace, run_id: str, result: RunResult) -> None:
     """After a green run: store every relation's profile, dbt's test statuses and the lineage under `run_id`."""
-    manifest = Manifest(ws.project.target_dir)
-    profiles = _profiles(ws, relation_refs(manifest))
-    tests = {n.unique_id: (n.status, n.failures) for n in result.nodes if n.resource_type in TEST_TYPES}
-    with HistoryDB(ws.log_dir) as db:
-        db.save_snapshot(run_id, profiles, tests)
-        db.prune(ws.config.validate.keep_snapshots)
-        if manifest.exists:
-            db.save_lineage(lineage_nodes(manifest))
+    current = Current.read(ws)
+    _save(ws, run_id, current, result)
+
+
+def check_good_run(ws: Workspace, run_id: str, result: RunResult, log: RunLog | None = None) -> list[Finding]:
+    """A green run: validate it (when enabled) and make it the baseline unless validation found an error.
+
+    The warehouse is profiled once for both steps (profiling is adp's largest cost on a green run).
+    """
+    current = Current.read(ws)
+    findings = _validate(ws, current, result, log) if ws.config.validate.enabled else []
+    if not has_errors(findings):  # bad data never becomes the baseline; `adp validate --accept` can
+        _save(ws, run_id, current, result)
+    return findings
 
 
 def validate(ws: Workspace, result: RunResult | None = None, log: RunLog | None = None) -> list[Finding]:
@@ -40,6 +47,34 @@ def validate(ws: Workspace, result: RunResult | None = None, log: RunLog | None 
     `result` gives dbt's current test statuses (default: the latest saved run result). With `log`, the
     findings are also written to the run log as one `validation` event.
     """
+    return _validate(ws, Current.read(ws), result, log)
+
+
+@dataclass(frozen=True)
+class Current:
+    """The project's relations and their profiles as the warehouse has them now."""
+
+    manifest: Manifest
+    refs: list[RelationRef]
+    profiles: list[RelationProfile]
+
+    @classmethod
+    def read(cls, ws: Workspace) -> "Current":
+        manifest = Manifest(ws.project.target_dir)
+        refs = relation_refs(manifest)
+        return cls(manifest, refs, _profiles(ws, refs))
+
+
+def _save(ws: Workspace, run_id: str, current: Current, result: RunResult) -> None:
+    tests = {n.unique_id: (n.status, n.failures) for n in result.nodes if n.resource_type in TEST_TYPES}
+    with HistoryDB(ws.log_dir) as db:
+        db.save_snapshot(run_id, current.profiles, tests)
+        db.prune(ws.config.validate.keep_snapshots)
+        if current.manifest.exists:
+            db.save_lineage(lineage_nodes(current.manifest))
+
+
+def _validate(ws: Workspace, current: Current, result: RunResult | None, log: RunLog | None) -> list[Finding]:
     with HistoryDB(ws.log_dir, read_only=True) as db:
         baseline = db.last_good_run()
         before = db.snapshot(baseline) if baseline else {}
@@ -48,7 +83,7 @@ def validate(ws: Workspace, result: RunResult | None = None, log: RunLog | None 
         findings = [Finding("info", None, None, None, None,
                             "No earlier good run to compare with: this run's snapshot becomes the baseline.", "baseline")]
     else:
-        findings = _compare(ws, before, before_tests, result if result is not None else load_result(ws.log_dir))
+        findings = _compare(ws, current, before, before_tests, result if result is not None else load_result(ws.log_dir))
     if log is not None:
         log.emit(
             "validation",
@@ -112,11 +147,12 @@ def _profiles(ws: Workspace, refs: list[RelationRef]) -> list[RelationProfile]:
     return for_project(ws.project).profile_relations(ws.project, refs)
 
 
-def _compare(ws: Workspace, before: dict[str, RelationProfile], before_tests: dict, result: RunResult | None) -> list[Finding]:
-    manifest = Manifest(ws.project.target_dir)
-    refs = relation_refs(manifest)
-    in_project = {r.unique_id for r in refs}
-    after = {p.unique_id: p for p in _profiles(ws, refs)}
+def _compare(
+    ws: Workspace, current: Current, before: dict[str, RelationProfile], before_tests: dict, result: RunResult | None
+) -> list[Finding]:
+    manifest = current.manifest
+    in_project = {r.unique_id for r in current.refs}
+    after = {p.unique_id: p for p in current.profiles}
     ctx = Context(ws.config.validate, datetime.now(timezone.utc))
     findings: list[Finding] = []
     for uid in sorted(set(before) | set(after)):
