@@ -158,3 +158,13 @@ def test_second_run_gives_up_clearly_when_the_lock_is_held_too_long(warm_project
     assert "writer lock" in res.stderr and "Try again" in res.stderr
     with duckdb.connect(str(project / "mini.duckdb"), read_only=True) as con:  # DB intact
         assert con.execute("select count(*) from people").fetchone()[0] == 4
+
+
+def test_invalid_sources_config_stops_before_anything_runs(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/sources.yml").write_text("sources:\n  files:\n    csv:\n      enabld: true\n")
+    project = Path(__file__).parent / "projects" / "mini"
+    res = run_adp("run", "--project-dir", str(project), "--profiles-dir", str(project), cwd=tmp_path)
+    assert res.returncode == 2
+    assert "sources.yml" in res.stderr and "sources.files.csv.enabld" in res.stderr
+    assert not (tmp_path / "logs").exists() and not (project / "mini.duckdb").exists()

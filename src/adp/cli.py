@@ -85,6 +85,10 @@ def run(select, exclude, vars_, full_refresh, threads, mode, heal, as_json, dbt_
     from adp.progress import Progress
 
     ws = open_workspace(kw)
+    if ws.config.ingest.on_run:
+        from adp.ingest import load_sources
+
+        load_sources(ws.config_dir)  # an invalid config/sources.yml stops here (exit 2), before any run
     spec = BuildSpec(tuple(select), tuple(exclude), vars_, full_refresh, threads, tuple(dbt_args))
     outcome = run_pipeline(ws, spec, heal=heal, mode=mode, progress=Progress(), interactive=sys.stdin.isatty() and sys.stdout.isatty() and not as_json)
     if as_json:
