@@ -174,16 +174,16 @@ def run_locked(session: Session, mode: str, body: Callable[[], Outcome], **start
             findings_path=outcome.findings_path,
         )
         if ws.config.report.on_run:
-            outcome.report_path = _write_report(session)
+            outcome.report_path = _write_report(session, refresh_lineage=outcome.status not in ("success", "healed"))
     return outcome
 
 
-def _write_report(session: Session) -> str | None:
+def _write_report(session: Session, refresh_lineage: bool) -> str | None:
     """Regenerate the HTML report; a report problem is logged, never fails the pipeline."""
     from adp.report import write_report
 
     try:
-        return str(write_report(session.ws))
+        return str(write_report(session.ws, refresh_lineage))
     except Exception as exc:  # the pipeline's outcome stands whatever the report does
         session.log.emit("report_failed", error=f"{type(exc).__name__}: {exc}")
         return None

@@ -24,11 +24,13 @@ REPORT_NAME = "report.html"
 _HERE = Path(__file__).parent
 
 
-def write_report(ws: Workspace) -> Path:
-    """Refresh the stored lineage from the latest manifest, then write logs/report.html atomically."""
+def write_report(ws: Workspace, refresh_lineage: bool = True) -> Path:
+    """Write logs/report.html atomically, first refreshing the stored lineage from the latest manifest
+    (a green `adp run` has just stored it and passes `refresh_lineage=False`)."""
     from adp.validate import record_lineage
 
-    record_lineage(ws)
+    if refresh_lineage:
+        record_lineage(ws)
     html = render(collect(ws.log_dir), project=str(ws.project.project_dir))
     path = ws.log_dir / REPORT_NAME
     path.parent.mkdir(parents=True, exist_ok=True)

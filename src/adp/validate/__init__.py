@@ -36,8 +36,8 @@ def check_good_run(ws: Workspace, run_id: str, result: RunResult, log: RunLog | 
     """
     current = Current.read(ws)
     findings = _validate(ws, current, result, log) if ws.config.validate.enabled else []
-    if not has_errors(findings):  # bad data never becomes the baseline; `adp validate --accept` can
-        _save(ws, run_id, current, result)
+    # bad data never becomes the baseline (`adp validate --accept` can make it one); lineage is always kept
+    _save(ws, run_id, current, result, baseline=not has_errors(findings))
     return findings
 
 
@@ -52,26 +52,39 @@ def validate(ws: Workspace, result: RunResult | None = None, log: RunLog | None 
 
 @dataclass(frozen=True)
 class Current:
-    """The project's relations and their profiles as the warehouse has them now."""
+    """The project's relations and their profiles as the warehouse has them now.
 
-    manifest: Manifest
+    Only small facts are kept from manifest.json (relations, lineage, freshness fields), and the
+    manifest is released before the warehouse is profiled, so the two never weigh on memory together.
+    """
+
     refs: list[RelationRef]
+    lineage: list[LineageNode] | None  # None when there is no manifest
+    loaded_at: dict[str, str | None]  # source unique_id -> its loaded_at_field
     profiles: list[RelationProfile]
 
     @classmethod
     def read(cls, ws: Workspace) -> "Current":
-        manifest = Manifest(ws.project.target_dir)
-        refs = relation_refs(manifest)
-        return cls(manifest, refs, _profiles(ws, refs))
+        refs, lineage, loaded_at = _manifest_facts(ws)
+        return cls(refs, lineage, loaded_at, _profiles(ws, refs))
 
 
-def _save(ws: Workspace, run_id: str, current: Current, result: RunResult) -> None:
+def _manifest_facts(ws: Workspace) -> tuple[list[RelationRef], list[LineageNode] | None, dict[str, str | None]]:
+    manifest = Manifest(ws.project.target_dir)
+    lineage = lineage_nodes(manifest) if manifest.exists else None
+    loaded_at = {uid: src.get("loaded_at_field") for uid, src in manifest.sources.items()}
+    return relation_refs(manifest), lineage, loaded_at
+
+
+def _save(ws: Workspace, run_id: str, current: Current, result: RunResult, baseline: bool = True) -> None:
+    """Store the lineage and, for a new baseline, the profiles and dbt's test statuses."""
     tests = {n.unique_id: (n.status, n.failures) for n in result.nodes if n.resource_type in TEST_TYPES}
     with HistoryDB(ws.log_dir) as db:
-        db.save_snapshot(run_id, current.profiles, tests)
-        db.prune(ws.config.validate.keep_snapshots)
-        if current.manifest.exists:
-            db.save_lineage(lineage_nodes(current.manifest))
+        if baseline:
+            db.save_snapshot(run_id, current.profiles, tests)
+            db.prune(ws.config.validate.keep_snapshots)
+        if current.lineage is not None:
+            db.save_lineage(current.lineage)
 
 
 def _validate(ws: Workspace, current: Current, result: RunResult | None, log: RunLog | None) -> list[Finding]:
@@ -150,14 +163,12 @@ def _profiles(ws: Workspace, refs: list[RelationRef]) -> list[RelationProfile]:
 def _compare(
     ws: Workspace, current: Current, before: dict[str, RelationProfile], before_tests: dict, result: RunResult | None
 ) -> list[Finding]:
-    manifest = current.manifest
     in_project = {r.unique_id for r in current.refs}
     after = {p.unique_id: p for p in current.profiles}
     ctx = Context(ws.config.validate, datetime.now(timezone.utc))
     findings: list[Finding] = []
     for uid in sorted(set(before) | set(after)):
-        source = manifest.sources.get(uid, {})
-        pair = Pair(uid, before.get(uid), after.get(uid), uid in in_project, source.get("loaded_at_field"))
+        pair = Pair(uid, before.get(uid), after.get(uid), uid in in_project, current.loaded_at.get(uid))
         for check in CHECKS:
             findings.extend(check(pair, ctx))
     if result is not None:
