@@ -36,3 +36,16 @@ def test_a_wrong_proposal_is_rolled_back_byte_for_byte(warm_project, tmp_path):
     assert model.read_bytes() == broken
     kinds = [json.loads(line)["event"] for line in (tmp_path / "logs/pipeline_runs.log").read_text().splitlines()]
     assert kinds.index("fix_applied") < kinds.index("rollback")
+
+
+def test_backups_are_not_kept_after_a_heal_when_create_backups_is_off(warm_project, tmp_path):
+    project = warm_project("mini")
+    model = project / "models/marts/finance/city_scores.sql"
+    model.write_text(model.read_text().replace("sum(score)", "sum(scor)"))
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/execution_mode.yml").write_text("autonomous:\n  create_backups: false\n")
+    res = run_adp("run", "--project-dir", str(project), "--profiles-dir", str(project), "--mode", "autonomous", "--json", cwd=tmp_path)
+    out = res.json()
+    assert res.returncode == 0 and out["status"] == "healed" and out["backups_dir"] is None
+    assert not (tmp_path / "logs/backups" / out["run_id"]).exists()
+    assert "sum(score)" in model.read_text()

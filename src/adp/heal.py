@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -325,8 +326,11 @@ class Healer:
             log_path=str(self.s.log.path),
             proposals=self.proposals,
         )
-        if self.kept:
-            outcome.backups_dir = str(self.ws.log_dir / "backups" / self.s.run_id)
+        backups = self.ws.log_dir / "backups" / self.s.run_id
+        if status == "healed" and not self.cfg.autonomous.create_backups:
+            shutil.rmtree(backups, ignore_errors=True)  # taken for rollback; not kept after a heal
+        elif self.kept:
+            outcome.backups_dir = str(backups)
         if status in ("success", "healed"):
             self._record_good_run(result, outcome)
         if status in ("failed", "needs_review"):
