@@ -10,7 +10,7 @@ _KEYWORDS = frozenset(
 )
 
 
-def _depth_map(sql: str) -> list[int]:
+def paren_depths(sql: str) -> list[int]:
     """Parenthesis depth of each character, ignoring quoted text."""
     depth, out, quote = 0, [], None
     for ch in sql:
@@ -28,14 +28,14 @@ def _depth_map(sql: str) -> list[int]:
 
 
 def _keywords_at_depth(sql: str, word: str, depth: int = 0) -> list[int]:
-    depths = _depth_map(sql)
+    depths = paren_depths(sql)
     return [m.start() for m in re.finditer(rf"\b{word}\b", sql, re.I) if depths[m.start()] == depth]
 
 
 def ctes(sql: str) -> dict[str, str]:
     """name -> body of each top-level CTE (`name as ( ... )`)."""
     out: dict[str, str] = {}
-    depths = _depth_map(sql)
+    depths = paren_depths(sql)
     for m in re.finditer(r"(?:\bwith\b|,)\s*\"?([A-Za-z_]\w*)\"?\s+as\s*\(", sql, re.I):
         if depths[m.start()] != 0:
             continue
@@ -59,7 +59,7 @@ def select_items(sql: str) -> list[str]:
     froms = _keywords_at_depth(stmt, "from")
     body = stmt[len("select"): froms[0] if froms else len(stmt)]
     body = re.sub(r"^\s*distinct\b", "", body, flags=re.I)
-    depths = _depth_map(body)
+    depths = paren_depths(body)
     items, last = [], 0
     for i, ch in enumerate(body):
         if ch == "," and depths[i] == 0:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from adp.diagnose.sql_columns import paren_depths
 from adp.fixes.confidence import MEANING_CHANGE_CAP, REVIEW_CAP, score
 from adp.fixes.context import FixContext, edit_spans, fact, line_span, word_spans
 from adp.models import Diagnosis, FixProposal
@@ -13,24 +14,8 @@ DATE_FUNCTIONS = ("date_diff", "datediff", "date_part", "datepart", "date_trunc"
 _CLAUSE = re.compile(r"^\s*(from|where|group\s+by|order\s+by|having|qualify|limit|window|union|except|intersect|select|with)\b", re.I)
 
 
-def _depth(text: str) -> list[int]:
-    """Parenthesis depth before each character, ignoring quoted text."""
-    depth, out, quote = 0, [], None
-    for ch in text:
-        out.append(depth)
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-    return out
-
-
 def _final_select_start(text: str) -> int:
-    depths = _depth(text)
+    depths = paren_depths(text)
     starts = [m.start() for m in re.finditer(r"\bselect\b", text, re.I) if depths[m.start()] == 0]
     return starts[-1] if starts else 0
 
@@ -119,7 +104,7 @@ def group_by_column(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if d.category != "sql.group_by" or not d.identifier or text is None:
         return []
     start = _final_select_start(text)
-    depths = _depth(text)
+    depths = paren_depths(text)
     groups = [m for m in re.finditer(r"\bgroup\s+by\s+(?P<items>[^\n]*)", text[start:], re.I) if depths[start + m.start()] == 0]
     if len(groups) != 1:
         return []
@@ -180,7 +165,7 @@ def unbalanced_paren(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if not n:
         return []
     line = text.split("\n")[n - 1]
-    depth = _depth(line + " ")[-1]
+    depth = paren_depths(line + " ")[-1]
     if depth > 0:
         spots = [m.start() for m in re.finditer(r"(?<=\S)(?=\s)", line)] + [len(line.rstrip().rstrip(","))]
         variants = [line[:i] + ")" + line[i:] for i in dict.fromkeys(spots)]
