@@ -94,11 +94,13 @@ class Session:
         self.log.emit("dbt_invoked", args=args, invocation=self.invocations)
         engine_result = self.engine.invoke(self.ws.project, args, self.progress)
         result = read_result(self.ws.project, engine_result)
+        ran_on = engine_result.engine
         for node in result.nodes:
             self.log.emit("node_finished", **_node_fields(node))
         save_result(self.ws.log_dir, self.run_id, result)
         self.log.emit(
             "dbt_finished",
+            engine=ran_on,
             invocation_id=result.invocation_id,
             exit_code=result.exit_code,
             phase=result.phase,

@@ -16,6 +16,7 @@ class EngineResult:
 
     args: list[str]
     exit_code: int
+    engine: str = ""  # the engine that really ran the call (the in-process engine can fall back)
     events: list[dict[str, Any]] = field(default_factory=list)  # JSON log lines of this invocation
     text: list[str] = field(default_factory=list)  # non-JSON output (click usage errors, tracebacks)
     elapsed: float = 0.0

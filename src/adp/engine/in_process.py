@@ -66,7 +66,7 @@ class InProcessEngine:
             from dbt_common.events.functions import msg_to_dict
         except ImportError:
             return self.fallback.invoke(project, args, on_event)
-        result = EngineResult(args=list(args), exit_code=0)
+        result = EngineResult(args=list(args), exit_code=0, engine=self.name)
 
         def collect(msg: Any) -> None:
             event = msg_to_dict(msg)

@@ -29,7 +29,7 @@ class SubprocessEngine:
     def invoke(self, project: DbtProject, args: list[str], on_event: EventHandler | None = None) -> EngineResult:
         cmd = [dbt_executable(), *args, "--log-format", "json", *project_args(project)]
         started = time.monotonic()
-        result = EngineResult(args=list(args), exit_code=0)
+        result = EngineResult(args=list(args), exit_code=0, engine=self.name)
         # cwd = project dir: relative paths in profiles and sources resolve as the project expects.
         with subprocess.Popen(
             cmd,
