@@ -94,6 +94,7 @@ class Healer:
         self.kept: list[AppliedFix] = []
         self.rolled_back: list[tuple[AppliedFix, str]] = []
         self._last_select: tuple[str, ...] | None = None  # what the latest build selected
+        self._manifests: dict[str | None, Manifest] = {}  # the latest invocation's manifest only
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, heal: bool) -> Outcome:
@@ -138,10 +139,16 @@ class Healer:
         status = "healed" if self.kept else "success"
         return self._finish(result, attempts, status)
 
+    def _manifest(self, result: RunResult) -> Manifest:
+        """target/manifest.json as `result`'s invocation left it: parsed once, shared by every step."""
+        if result.invocation_id not in self._manifests:
+            self._manifests = {result.invocation_id: Manifest(self.ws.project.target_dir)}
+        return self._manifests[result.invocation_id]
+
     def _diagnose(self, result: RunResult) -> list[Diagnosis]:
         from adp.diagnose import diagnose
 
-        found = diagnose(result, self.ws.project, self.s.log)
+        found = diagnose(result, self.ws.project, self.s.log, self._manifest(result))
         for d in found:
             if all(d.to_dict() != seen.to_dict() for seen in self.diagnoses):
                 self.diagnoses.append(d)
@@ -153,7 +160,7 @@ class Healer:
 
         plan = Plan()
         for diag in diagnoses:
-            candidates = [p for p in propose(diag, self.ws.project, result) if p.id not in self.tried]
+            candidates = [p for p in propose(diag, self.ws.project, result, self._manifest(result)) if p.id not in self.tried]
             for p in candidates:
                 self.s.log.emit("fix_proposed", **_proposal_fields(p), diff=self._diff(p))
             chosen = self._choose(diag, candidates, result, plan)
@@ -241,7 +248,7 @@ class Healer:
     def _apply_and_verify(self, plan: Plan, before: RunResult) -> RunResult:
         from adp.fixes.guards import check
 
-        manifest = Manifest(self.ws.project.target_dir)
+        manifest = self._manifest(before)
         applied: list[tuple[Diagnosis, AppliedFix]] = []
         full_refresh = False
         for diag, proposal, by in plan.items:

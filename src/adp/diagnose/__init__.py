@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from adp.artifacts import Manifest
 from adp.diagnose.context import Context, Failure
 from adp.diagnose.rules import RULES
 from adp.models import PHASE_NODE, PHASE_OK, PHASE_PARSE, Diagnosis, RunResult
@@ -28,9 +29,14 @@ def failures(result: RunResult) -> list[Failure]:
     return found
 
 
-def diagnose(result: RunResult, project: DbtProject, log: RunLog | None = None) -> list[Diagnosis]:
-    """One Diagnosis per root failure of `result`, emitted to `log` as `event: diagnosis` when given."""
-    ctx = Context(result, project)
+def diagnose(
+    result: RunResult, project: DbtProject, log: RunLog | None = None, manifest: Manifest | None = None
+) -> list[Diagnosis]:
+    """One Diagnosis per root failure of `result`, emitted to `log` as `event: diagnosis` when given.
+
+    `manifest` lets a caller share one parse of target/manifest.json with its other steps.
+    """
+    ctx = Context(result, project, manifest)
     merged: dict[tuple, Diagnosis] = {}
     for failure in failures(result):
         diagnosis = next(d for d in (rule(ctx, failure) for rule in RULES) if d is not None)

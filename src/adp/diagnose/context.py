@@ -44,10 +44,10 @@ class Location:
 class Context:
     """Read-only view of one run and its project; every lookup is cached and tolerant of missing files."""
 
-    def __init__(self, result: RunResult, project: DbtProject):
+    def __init__(self, result: RunResult, project: DbtProject, manifest: Manifest | None = None):
         self.result = result
         self.project = project
-        self.manifest = Manifest(project.target_dir)
+        self.manifest = manifest or Manifest(project.target_dir)
         self.warehouse = for_project(project)
         self._facts: dict[str, SqlFact | None] = {}
         self._columns: dict[str, list[str]] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from adp.artifacts import Manifest
 from adp.errors import FixError
 from adp.fixes import actions, guards, sql, templates, typos
 from adp.fixes.context import FixContext
@@ -44,13 +45,15 @@ RULES = (
 )
 
 
-def propose(diagnosis: Diagnosis, project: DbtProject, result: RunResult | None = None) -> list[FixProposal]:
+def propose(
+    diagnosis: Diagnosis, project: DbtProject, result: RunResult | None = None, manifest: Manifest | None = None
+) -> list[FixProposal]:
     """Every rule's proposals for `diagnosis` that pass the guards, highest confidence first.
 
     Rules read only the current project files, the artifacts under target/ and the warehouse
     (read-only); never git history or backups.
     """
-    ctx = FixContext(project, result)
+    ctx = FixContext(project, result, manifest)
     found: dict[str, FixProposal] = {}
     for rule in RULES:
         try:

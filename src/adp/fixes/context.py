@@ -5,7 +5,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,12 @@ class FixContext:
 
     project: DbtProject
     result: RunResult | None = None
+    manifest: Manifest | None = None  # shared with the caller's other steps when given
     _texts: dict[str, str | None] = field(default_factory=dict)
 
-    @cached_property
-    def manifest(self) -> Manifest:
-        return Manifest(self.project.target_dir)
+    def __post_init__(self) -> None:
+        if self.manifest is None:
+            self.manifest = Manifest(self.project.target_dir)
 
     def read(self, rel: str | None) -> str | None:
         """The current text of a project file (None when absent or outside the project)."""
