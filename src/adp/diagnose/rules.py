@@ -130,28 +130,26 @@ def packages_missing(ctx: Context, f: Failure) -> Diagnosis | None:
     )
 
 
-def env_var_missing(ctx: Context, f: Failure) -> Diagnosis | None:
-    m = re.search(r"Env var required but not provided: '(?P<name>[^']+)'", f.text)
-    if not m:
-        return None
-    name = m.group("name")
-    loc = _grep_project(ctx, rf"env_var\(\s*['\"]{re.escape(name)}['\"]\s*\)") or Location(None)
-    return ctx.diagnosis(
-        f, "dbt.env_var_missing", f"env_var('{name}') has no default and the variable is not set.",
-        location=loc, identifier=name, evidence=[m.group(0)], details={"env_var": name},
-    )
+MISSING_VARIABLES = (  # (message, how the project reads it, category, what is missing)
+    (r"Env var required but not provided: '(?P<name>[^']+)'", "env_var", "dbt.env_var_missing", "the variable is not set"),
+    (r"Required var '(?P<name>[^']+)' not found in config", "var", "dbt.var_missing",
+     "is not defined in dbt_project.yml or --vars"),
+)
 
 
-def var_missing(ctx: Context, f: Failure) -> Diagnosis | None:
-    m = re.search(r"Required var '(?P<name>[^']+)' not found in config", f.text)
-    if not m:
-        return None
-    name = m.group("name")
-    loc = _grep_project(ctx, rf"var\(\s*['\"]{re.escape(name)}['\"]\s*\)") or Location(None)
-    return ctx.diagnosis(
-        f, "dbt.var_missing", f"var('{name}') has no default and is not defined in dbt_project.yml or --vars.",
-        location=loc, identifier=name, evidence=[m.group(0)], details={"var": name},
-    )
+def variable_missing(ctx: Context, f: Failure) -> Diagnosis | None:
+    """An `env_var('X')` or `var('X')` without a default whose value was not provided."""
+    for pattern, function, category, missing in MISSING_VARIABLES:
+        m = re.search(pattern, f.text)
+        if not m:
+            continue
+        name = m.group("name")
+        loc = _grep_project(ctx, rf"\b{function}\(\s*['\"]{re.escape(name)}['\"]\s*\)") or Location(None)
+        return ctx.diagnosis(
+            f, category, f"{function}('{name}') has no default and {missing}.",
+            location=loc, identifier=name, evidence=[m.group(0)], details={function: name},
+        )
+    return None
 
 
 # -- project parsing -----------------------------------------------------------------------------------
@@ -679,8 +677,7 @@ RULES: tuple[Rule, ...] = (
     profile_missing,
     target_missing,
     packages_missing,
-    env_var_missing,
-    var_missing,
+    variable_missing,
     yaml_syntax,
     jinja_syntax,
     ref_or_source_missing,
