@@ -13,7 +13,6 @@ P3 times `adp.diagnose` on the failing run in a fresh process (import and manife
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import shutil
@@ -21,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import BENCH, Row, Workspace, adp_run, dbt, machine, prepare, print_table, run, workspace
+from common import BENCH, Row, Workspace, adp_run, dbt, machine, prepare, print_table, run, workspace, workspace_parser
 
 from adp.engine.subprocess import SubprocessEngine
 from adp.artifacts import read_result
@@ -50,11 +49,7 @@ def adp_heal(ws: Workspace, engine: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--project", choices=["generated", "sample"], default="generated")
-    parser.add_argument("--models", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--root", default=None, help="workspace directory (default: a new temp dir)")
+    parser = workspace_parser(__doc__.split("\n")[0])
     parser.add_argument("--no-adp", action="store_true", help="only the dbt strategies (no `adp run` rows)")
     parser.add_argument("--no-dbtrunner", action="store_true", help="leave out the direct dbtRunner cycle row")
     args = parser.parse_args(argv)

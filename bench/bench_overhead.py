@@ -7,19 +7,14 @@ and `--log-format-file json` with text on stdout), each a full warm build of the
 """
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 
-from common import Row, adp_run, dbt, machine, prepare, print_table, workspace
+from common import Row, adp_run, dbt, machine, prepare, print_table, workspace, workspace_parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--project", choices=["generated", "sample"], default="generated")
-    parser.add_argument("--models", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--root", default=None, help="workspace directory (default: a new temp dir)")
+    parser = workspace_parser(__doc__.split("\n")[0])
     parser.add_argument("--engines", default="subprocess", help="adp engines to run, comma-separated")
     parser.add_argument("--no-json-file", action="store_true", help="leave out the --log-format-file json row")
     args = parser.parse_args(argv)

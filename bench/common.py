@@ -6,6 +6,7 @@ interleaved, repetition by repetition, and reported as median (min-max) with the
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -65,6 +66,16 @@ class Workspace:
     def selector(self) -> str:
         """What adp's heal loop re-runs after fixing the fault's file: its node and descendants."""
         return f"path:{self.fault.file.relative_to(self.project)}+"
+
+
+def workspace_parser(description: str) -> "argparse.ArgumentParser":
+    """The options every generated-workspace benchmark takes: --project, --models, --repeat, --root."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--project", choices=["generated", "sample"], default="generated")
+    parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--root", default=None, help="workspace directory (default: a new temp dir)")
+    return parser
 
 
 def workspace(kind: str, models: int, root: Path | None = None) -> Workspace:
