@@ -10,6 +10,7 @@ Needs the `[spark]` extra and Java 17.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import shutil
 import statistics
@@ -32,7 +33,6 @@ SPARK_OUTPUT = """\
         spark.hadoop.javax.jdo.option.ConnectionURL: "jdbc:derby:;databaseName=spark/metastore_db;create=true"
         spark.sql.shuffle.partitions: "1"
         spark.ui.enabled: "false"
-        spark.sql.ansi.enabled: "true"
 """
 
 
@@ -42,6 +42,12 @@ def _run(cmd: list[str], cwd: Path) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     return time.monotonic() - t0
+
+
+def _node_seconds(project: Path) -> tuple[int, float]:
+    """Nodes of the last build and the sum of their execution times (dbt's run_results.json)."""
+    results = json.loads((project / "target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+    return len(results), sum(r["execution_time"] for r in results)
 
 
 def prepare_sample(root: Path) -> Path:
@@ -80,16 +86,22 @@ def main() -> None:
                     f"generated, {args.models} models": prepare_generated(Path(tmp) / "gen", args.models)}
         for label, project in projects.items():
             times: dict[str, list[float]] = {"duckdb": [], "spark": []}
+            per_node: dict[str, list[float]] = {"duckdb": [], "spark": []}
             for _ in range(args.repeat):
-                times["duckdb"].append(_run([str(BIN / "dbt"), "build", "--target", "dev"], project))
-                times["spark"].append(_run([str(BIN / "dbt"), "build", "--target", "spark"], project))
-            rows.append((label, times))
-    print("| project | DuckDB `dbt build` s | Spark `dbt build` s | Spark / DuckDB |")
-    print("|---|---:|---:|---:|")
-    for label, t in rows:
+                for engine, target in (("duckdb", "dev"), ("spark", "spark")):
+                    times[engine].append(_run([str(BIN / "dbt"), "build", "--target", target], project))
+                    nodes, busy = _node_seconds(project)
+                    per_node[engine].append(busy / nodes)
+            rows.append((label, nodes, times, per_node))
+    print("| project | nodes | DuckDB `dbt build` s | Spark `dbt build` s | Spark / DuckDB "
+          "| DuckDB s per node | Spark s per node |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, nodes, t, n in rows:
         d, s = statistics.median(t["duckdb"]), statistics.median(t["spark"])
-        print(f"| {label} | {d:.1f} ({min(t['duckdb']):.1f}-{max(t['duckdb']):.1f}) "
-              f"| {s:.1f} ({min(t['spark']):.1f}-{max(t['spark']):.1f}) | {s / d:.1f}x |")
+        print(f"| {label} | {nodes} | {d:.1f} ({min(t['duckdb']):.1f}-{max(t['duckdb']):.1f}) "
+              f"| {s:.1f} ({min(t['spark']):.1f}-{max(t['spark']):.1f}) | {s / d:.1f}x "
+              f"| {statistics.median(n['duckdb']):.3f} | {statistics.median(n['spark']):.3f} |")
+    print("\nPer node: the median over repetitions of (sum of run_results.json execution_time) / nodes.")
     print(f"\nMachine: {platform.machine()}, Python {platform.python_version()}, median (min-max) of {args.repeat}.")
 
 

@@ -200,7 +200,7 @@ def _sql(m: Model) -> str:
         rel = f"ref('{name}')" if kind == "seed" else f"source('raw', '{name}')"
         return (
             f"select cast(id as integer) as id, cast(grp as integer) as grp, cast(amount as double) as amount,\n"
-            f"    cast(label as varchar) as label, cast(d as date) as d\nfrom {{{{ {rel} }}}}\n"
+            f"    cast(label as {{{{ dbt.type_string() }}}}) as label, cast(d as date) as d\nfrom {{{{ {rel} }}}}\n"
         )
     head = "{{ config(materialized='view') }}\n" if m.materialized == "view" else ""
     amount = " + ".join(f"coalesce(p{k}.amount, 0)" for k in range(len(m.parents)))

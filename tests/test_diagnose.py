@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from adp.diagnose.candidates import rank
+from adp.diagnose.taxonomy import CATEGORIES
 from adp.diagnose.locate import find_line, find_text, find_yaml_key
 from adp.diagnose import sql_columns
 from adp.runlog import RunLog, read_events, save_result
 from adp.warehouses import facts as F
 from adp.warehouses.duckdb import parse_error
-from conftest import run_adp
+from conftest import REPO, run_adp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "faults"))
 from corpus import cases, restore  # noqa: E402
@@ -134,3 +135,9 @@ def test_library_emits_one_event_per_diagnosis(tmp_path):
     assert len(found) == 1 and len(found[0].details["failed_nodes"]) == 2  # one cause, two failed models
     lines = (tmp_path / "logs" / "pipeline_runs.log").read_text().splitlines()
     assert [json.loads(x)["event"] for x in lines] == ["diagnosis"]
+
+
+def test_every_category_is_documented_with_its_meaning():
+    doc = (REPO / "docs" / "diagnosis.md").read_text(encoding="utf-8")
+    missing = [c for c, meaning in CATEGORIES.items() if f"| `{c}` | {meaning} |" not in doc]
+    assert not missing, f"docs/diagnosis.md lacks (or words differently) the rows for {missing}"

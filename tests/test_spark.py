@@ -8,12 +8,18 @@ Each test is one `adp run`; a Spark session start costs tens of seconds, so faul
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import adp.heal as heal
+from adp.pipeline import BuildSpec, run_pipeline
+from adp.workspace import Workspace
 from conftest import REPO, dbt_build, run_adp
 from spark_faults import BY_ID, PROJECT
 
@@ -125,3 +131,62 @@ def test_sample_project_builds_green_on_spark(tmp_path):
     out = res.json()
     assert res.returncode == 0, f"{out['status']}\n{res.stderr[-3000:]}"
     assert out["status"] == "success"
+
+
+# Another Spark process on the project's embedded Derby metastore (a notebook or spark-shell left open):
+# Derby admits one JVM, so dbt fails until that process stops. The same transient as DuckDB's file lock.
+METASTORE_HOLDER = """
+import sys
+from pyspark.sql import SparkSession
+builder = SparkSession.builder.enableHiveSupport()
+for key, value in {"spark.sql.warehouse.dir": "spark/warehouse", "spark.ui.enabled": "false",
+                   "spark.hadoop.javax.jdo.option.ConnectionURL":
+                       "jdbc:derby:;databaseName=spark/metastore_db;create=true",
+                   "spark.driver.extraJavaOptions": "-Dderby.system.home=spark"}.items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+spark.sql("show databases").collect()  # boots Derby: the metastore is now held
+print("held", flush=True)
+sys.stdin.readline()
+spark.stop()
+print("released", flush=True)
+"""
+
+
+@pytest.mark.parametrize("engine", ["subprocess", "in_process"])
+def test_a_metastore_held_by_another_spark_is_retried_until_it_is_free(built_spark_shop, tmp_path, monkeypatch, engine):
+    project = tmp_path / "spark_shop"
+    shutil.copytree(built_spark_shop, project)
+    holder = subprocess.Popen([sys.executable, "-c", METASTORE_HOLDER], cwd=project, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    delays: list[float] = []
+    try:
+        assert holder.stdout.readline() == "held\n"
+
+        def fake_sleep(seconds: float) -> None:  # stand-in for time: the other Spark stops during the wait
+            delays.append(seconds)
+            holder.stdin.write("go\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline() == "released\n"
+
+        monkeypatch.setattr(heal, "sleep", fake_sleep)
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config/execution_mode.yml").write_text(
+            f"engine: {engine}\ningest: {{on_run: false}}\nreport: {{on_run: false}}\n")
+        ws = Workspace.open(project, project, "spark", config_dir=tmp_path / "config", log_dir=tmp_path / "logs")
+        outcome = run_pipeline(ws, BuildSpec(), mode="autonomous")
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.wait(timeout=60)
+        if engine == "in_process":  # the retry reused this process's Spark session: stop it for later tests
+            from pyspark.sql import SparkSession
+            if (session := SparkSession.getActiveSession()) is not None:
+                session.stop()
+    assert outcome.status == "success" and outcome.exit_code == 0, outcome.diagnoses
+    assert len(delays) == 1
+    assert outcome.diagnoses[0]["transient"] is True
+    assert outcome.diagnoses[0]["category"] == "env.warehouse_unavailable"
+    events = [json.loads(line) for line in (tmp_path / "logs/pipeline_runs.log").read_text().splitlines()]
+    assert sum(e["event"] == "retry" for e in events) == 1
+    assert [e["engine"] for e in events if e["event"] == "dbt_finished"] == [engine, engine]

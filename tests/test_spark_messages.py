@@ -64,6 +64,9 @@ def test_ansi_runtime_errors():
 def test_connection_loss_is_unavailable_and_unknown_text_is_none():
     lost = spark.parse_error("Runtime Error\n  py4j.protocol.Py4JError: Cannot call methods on a stopped SparkContext.")
     assert lost is not None and lost.kind == F.UNAVAILABLE
+    held = spark.parse_error("Runtime Error\n  org.apache.hadoop.hive.ql.metadata.HiveException: java.lang.RuntimeException:"
+                             " Unable to instantiate org.apache.hadoop.hive.ql.metadata.SessionHiveMetaStoreClient")
+    assert held is not None and held.kind == F.UNAVAILABLE  # e.g. the Derby metastore held by another JVM
     assert spark.parse_error("Runtime Error\n  something no engine says") is None
 
 

@@ -36,7 +36,7 @@ CATEGORIES: dict[str, str] = {
     "env.profile": "the profile named by dbt_project.yml does not exist or cannot be read",
     "env.target": "the selected target is not an output of the profile",
     "env.db_locked": "another process holds the warehouse file (transient: retry)",
-    "env.warehouse_unavailable": "the connection to the warehouse was lost or refused (transient: retry)",
+    "env.warehouse_unavailable": "the connection to the warehouse or its metastore was lost or refused (transient: retry)",
     # data
     "data.test_failure": "a data test returned failing rows",
     "data.unit_test_failure": "a unit test's actual rows differ from the expected rows",

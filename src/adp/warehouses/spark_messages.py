@@ -19,9 +19,13 @@ _NAMES = re.compile(r"`((?:[^`]|``)+)`")
 # Spark quotes the failing SQL line and marks it: `    ^^^` under a fragment, or `----^^^` after a parse error.
 _SQL_CONTEXT = re.compile(r"^(?P<line>[^\n]*)\n(?P<caret>[ \t]*-*\^+)[ \t]*$", re.M)
 
-# Failures that a retry can cure: a dropped Thrift/HTTP connection, a lost executor, a stopped context.
+# Failures that a retry can cure: a dropped Thrift/HTTP connection, a lost executor, a stopped context,
+# a metastore that cannot be reached or is held by another process (an embedded Derby metastore admits
+# one JVM: a notebook or spark-shell open on the project makes dbt fail with the Hive client error).
 _TRANSIENT = re.compile(
     r"TTransportException|Could not connect to any of|Connection refused|Connection reset|Broken pipe"
+    r"|Another instance of Derby may have already booted|Unable to instantiate \S*SessionHiveMetaStoreClient"
+    r"|Could not connect to meta store"
     r"|Read timed out|ExecutorLostFailure|Executor heartbeat timed out|Lost executor|FetchFailed"
     r"|Cannot call methods on a stopped SparkContext|SparkContext was shut down|Spark session is (?:already )?stopped"
     r"|Answer from Java side is empty|Error while sending or receiving"
