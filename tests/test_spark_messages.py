@@ -2,8 +2,8 @@
 
 tests/spark_errors/<fault>.txt are verbatim `run_results.json` messages (tests/spark_faults.py record);
 bad_value and division_by_zero are verbatim pyspark 4.0.5 exception texts of the same faults (ANSI
-mode), captured from a session directly because they did not surface through dbt-spark's session
-method. No Spark is started here. The last test greps the core: only src/adp/warehouses/ names an engine.
+mode), captured from a session directly: dbt-spark 1.11 forces ANSI mode off, so through dbt they
+give NULL (docs/spark.md). No Spark is started here. The last test greps the core: only src/adp/warehouses/ names an engine.
 """
 from __future__ import annotations
 
