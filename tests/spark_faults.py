@@ -53,6 +53,8 @@ FAULTS = (
           "sql.table_not_found", "healed"),
     Fault("ambiguous_column", CUSTOMER_ORDERS, "select\n    customers.customer_id,", "select\n    customer_id,",
           "sql.ambiguous_column", "healed"),
+    Fault("type_typo", STG_PAYMENTS, "decimal(10, 2)) as payment_amount", "decmal(10, 2)) as payment_amount",
+          "sql.type_not_found", "healed"),
     Fault("division_by_zero", ORDERS_SUMMARY, "count(distinct orders.customer_id) as customer_count",
           "count(distinct orders.customer_id) as customer_count,\n"
           "    count(*) div count(case when orders.status = 'cancelled' then 1 end) as orders_per_cancellation",
@@ -74,6 +76,7 @@ RECORD_GROUPS = (
     ("hardcoded_table", "bad_value"),
     ("ambiguous_column", "division_by_zero"),
     ("unbalanced_paren",),
+    ("type_typo",),
 )
 
 

@@ -33,6 +33,7 @@ MESSAGES = [
     ('Catalog Error: Scalar Function with name summ does not exist!\nDid you mean "sum"?', F.FUNCTION_NOT_FOUND, "summ", None, ("sum",)),
     ('Catalog Error: Table with name raw_customer does not exist!\nDid you mean "pragma_database_list"?',
      F.TABLE_NOT_FOUND, "raw_customer", None, ("pragma_database_list",)),
+    ('Catalog Error: Type with name INTERGER does not exist!\nDid you mean "JSON"?', F.TYPE_NOT_FOUND, "INTERGER", None, ("JSON",)),
     ('Binder Error: Referenced table "o" not found!\nCandidate tables: "orders", "products"', F.ALIAS_NOT_FOUND, "o", None, ("orders", "products")),
     ('Parser Error: syntax error at or near "lower"\n\nLINE 10:     lower(status) as status,', F.SYNTAX, "lower", None, ()),
     ('Binder Error: Column "customer_id" referenced that exists in the SELECT clause - but this column cannot be referenced before it is defined',

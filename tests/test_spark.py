@@ -4,12 +4,13 @@ tests/projects/spark_shop: 2 seeds, 5 models and the on-run-start hook that regi
 source (8 nodes), shuffle partitions 1, a warehouse dir and Derby metastore inside the project copy.
 adp runs with the in-process engine so one Spark session serves every dbt call of a heal loop.
 Each test is one `adp run`; a Spark session start costs tens of seconds, so faults are healed in groups.
+The last test holds the project's Derby metastore from another Spark process: a transient, retried.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def adp_run(project: Path, *extra: str):
         # staging faults first (marts are skipped), then the marts faults in the next iteration
         ("column_typo", "missing_comma", "function_typo", "group_by_missing", "wrong_alias"),
         # a dbt compile error stops the whole run; then a hard-coded table and a parse error; then an ambiguity
-        ("ref_typo", "hardcoded_table", "unbalanced_paren", "ambiguous_column"),
+        ("ref_typo", "hardcoded_table", "unbalanced_paren", "type_typo", "ambiguous_column"),
     ],
     ids=["sql_then_marts", "compile_then_sql"],
 )
@@ -179,10 +180,10 @@ def test_a_metastore_held_by_another_spark_is_retried_until_it_is_free(built_spa
         if holder.poll() is None:
             holder.kill()
         holder.wait(timeout=60)
-        if engine == "in_process":  # the retry reused this process's Spark session: stop it for later tests
-            from pyspark.sql import SparkSession
-            if (session := SparkSession.getActiveSession()) is not None:
-                session.stop()
+        if engine == "in_process":  # the retry reused this process's Spark: stop it for later tests
+            from pyspark import SparkContext
+            if SparkContext._active_spark_context is not None:
+                SparkContext._active_spark_context.stop()
     assert outcome.status == "success" and outcome.exit_code == 0, outcome.diagnoses
     assert len(delays) == 1
     assert outcome.diagnoses[0]["transient"] is True

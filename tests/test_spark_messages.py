@@ -35,6 +35,7 @@ def recorded(fault_id: str) -> str:
         ("group_by_missing", F.GROUP_BY, "customer_name", None, None),
         ("ambiguous_column", F.AMBIGUOUS_COLUMN, "customer_id", None, "customers.customer_id"),
         ("hardcoded_table", F.TABLE_NOT_FOUND, "raw_customer", None, None),
+        ("type_typo", F.TYPE_NOT_FOUND, "DECMAL", None, None),
     ],
 )
 def test_analysis_errors_become_neutral_facts(fault_id, kind, name, relation, hint):

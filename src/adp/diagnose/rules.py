@@ -501,6 +501,19 @@ def function_not_found(ctx: Context, f: Failure) -> Diagnosis | None:
     )
 
 
+def type_not_found(ctx: Context, f: Failure) -> Diagnosis | None:
+    fact = ctx.fact(f)
+    if not fact or fact.kind != F.TYPE_NOT_FOUND:
+        return None
+    name = fact.name or ""
+    loc = ctx.locate(_uid(f), None, rf"(?i)(?:\bas\s+|::\s*){re.escape(name)}\b")
+    return ctx.diagnosis(
+        f, "sql.type_not_found", f"{loc.file} casts to type '{name}', which the warehouse does not have.",
+        location=loc, identifier=name, candidates=ctx.rank(name, [], fact.hints), evidence=fact.evidence,
+        details={"type": name},
+    )
+
+
 def table_not_found(ctx: Context, f: Failure) -> Diagnosis | None:
     fact = ctx.fact(f)
     if not fact or fact.kind != F.TABLE_NOT_FOUND:
@@ -696,6 +709,7 @@ RULES: tuple[Rule, ...] = (
     ambiguous_column,
     group_by,
     function_not_found,
+    type_not_found,
     table_not_found,
     alias_not_found,
     syntax,

@@ -7,6 +7,7 @@ CATEGORIES: dict[str, str] = {
     "sql.ambiguous_column": "an unqualified column exists in more than one joined relation",
     "sql.group_by": "a selected column is neither grouped nor aggregated",
     "sql.function_not_found": "a function name the warehouse does not know",
+    "sql.type_not_found": "a data type name (in a cast) the warehouse does not know",
     "sql.unquoted_date_part": "a date part (day, month, ...) passed as a bare identifier instead of a string",
     "sql.table_not_found": "a hard-coded relation name that does not exist (should usually be ref()/source())",
     "sql.alias_not_found": "a column qualified with a table alias that the FROM clause does not define",

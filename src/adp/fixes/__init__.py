@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 RULES = (
     typos.column_typo,
     typos.function_typo,
+    typos.type_typo,
     typos.macro_typo,
     typos.test_name_typo,
     typos.ref_typo,

@@ -67,6 +67,29 @@ def function_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
                     lambda t: word_spans(t, name, before=r"(?=\s*\()"), "function name misspelled")
 
 
+# Type names common to SQL engines: the lookup pool when the message offers no (or a poor) suggestion.
+SQL_TYPES = (
+    "boolean tinyint smallint integer int bigint hugeint decimal numeric real float double varchar char text "
+    "string date time timestamp timestamptz interval binary blob uuid json"
+).split()
+
+
+def type_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`cast(x as dat)` -> `cast(x as date)`, in the case the type is written in the file."""
+    if d.category != "sql.type_not_found" or not d.identifier:
+        return []
+    wrong = d.identifier
+
+    def spans(text: str) -> list[tuple[int, int]]:
+        return word_spans(text, wrong, after=r"(?:(?<=\bas\s)|(?<=::))")
+
+    text = ctx.read(d.file) or ""
+    found = spans(text)
+    written = text[found[0][0]:found[0][1]] if found else wrong
+    return _rename(ctx, d, "type_typo", d.file, wrong, spans, "data type misspelled", SQL_TYPES,
+                    new_text=lambda name: name.upper() if written.isupper() else name.lower())
+
+
 def macro_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if d.category != "dbt.macro_undefined" or not d.identifier:
         return []

@@ -26,6 +26,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (f.GROUP_BY, r'column "(?P<name>[^"]+)" must appear in the GROUP BY clause'),
         (f.FUNCTION_NOT_FOUND, r'(?:Scalar|Aggregate|Table|Pragma) Function with name "?(?P<name>[\w.]+)"? does not exist'),
         (f.TABLE_NOT_FOUND, r'Table with name "?(?P<name>[\w.]+)"? does not exist'),
+        (f.TYPE_NOT_FOUND, r'Type with name "?(?P<name>[\w.]+)"? does not exist'),
         (f.ALIAS_NOT_FOUND, r'Referenced table "(?P<name>[^"]+)" not found'),
         (f.SYNTAX, r'Parser Error: syntax error at or near "(?P<name>[^"]*)"'),
         (f.SYNTAX, r'Parser Error: syntax error at end of input'),

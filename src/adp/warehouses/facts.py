@@ -12,6 +12,7 @@ COLUMN_BEFORE_DEFINED = "column_before_defined"  # name: missing upstream, hidde
 AMBIGUOUS_COLUMN = "ambiguous_column"  # name; hints = the qualified choices
 GROUP_BY = "group_by"  # name: selected, neither grouped nor aggregated
 FUNCTION_NOT_FOUND = "function_not_found"  # name; hints = engine suggestions
+TYPE_NOT_FOUND = "type_not_found"  # name = the data type as written; hints = engine suggestions
 TABLE_NOT_FOUND = "table_not_found"  # name; hints = engine suggestions (often unrelated)
 ALIAS_NOT_FOUND = "alias_not_found"  # name = the alias; hints = tables in scope
 SYNTAX = "syntax"  # name = token the parser stopped at ("" at end of input)

@@ -106,6 +106,12 @@ def _syntax(text: str) -> dict | None:
     return {"kind": f.SYNTAX, "name": "" if m.group("end") else m.group("token")} if m else None
 
 
+def _datatype(text: str) -> dict | None:
+    """`Unsupported data type "VARCHR(10)"`: the type name without its arguments (Spark upper-cases it)."""
+    m = re.search(r'Unsupported data type "(?P<name>\w+)', text)
+    return {"kind": f.TYPE_NOT_FOUND, "name": m.group("name")} if m else None
+
+
 def _division(text: str) -> dict | None:
     return {"kind": f.DIVISION_BY_ZERO}
 
@@ -134,6 +140,7 @@ _READERS: dict[str, Callable[[str], "dict | None"]] = {
     "UNRESOLVED_ROUTINE": _routine,
     "TABLE_OR_VIEW_NOT_FOUND": _table,
     "PARSE_SYNTAX_ERROR": _syntax,
+    "UNSUPPORTED_DATATYPE": _datatype,
     "DIVIDE_BY_ZERO": _division,
     "REMAINDER_BY_ZERO": _division,
     "INTERVAL_DIVIDED_BY_ZERO": _division,
