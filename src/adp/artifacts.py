@@ -34,6 +34,7 @@ def read_result(project: DbtProject, engine_result: EngineResult) -> RunResult:
         error=error,
         elapsed=round(er.elapsed, 3),
         log_lines=_error_lines(er),
+        dropped=_dropped(er) if phase != PHASE_PARSE else [],
     )
 
 
@@ -110,6 +111,15 @@ def _with_files(nodes: list[NodeResult], manifest: "Manifest") -> list[NodeResul
             )
         )
     return out
+
+
+def _dropped(er: EngineResult) -> list[str]:
+    """NodeNotFoundOrDisabled warnings for a ref()/source() that was not found (a disabled target is intended)."""
+    return [
+        ev["info"].get("msg", "")
+        for ev in er.events
+        if ev.get("info", {}).get("name") == "NodeNotFoundOrDisabled" and ev.get("data", {}).get("disabled") != "True"
+    ]
 
 
 def _main_error(er: EngineResult) -> str:

@@ -53,18 +53,20 @@ class NodeState:
 
     status: dict[str, str] = field(default_factory=dict)
     parse_error: str | None = None
+    dropped: list[str] = field(default_factory=list)  # nodes dbt left out with a warning (RunResult.dropped)
 
     def update(self, result: RunResult, full: bool) -> None:
         if result.phase == PHASE_PARSE:
             self.parse_error = result.error or "dbt could not start"
             return
         self.parse_error = None
+        self.dropped = result.dropped
         fresh = {n.unique_id: n.status for n in result.nodes}
         self.status = fresh if full else {**self.status, **fresh}
 
     @property
     def green(self) -> bool:
-        return self.parse_error is None and all(s in OK_STATUSES for s in self.status.values())
+        return self.parse_error is None and not self.dropped and all(s in OK_STATUSES for s in self.status.values())
 
     def failing(self) -> list[str]:
         return [uid for uid, s in self.status.items() if s not in OK_STATUSES]

@@ -48,6 +48,9 @@ class RunResult:
     error: str | None = None  # phase-P text from MainEncounteredError (or stdout)
     elapsed: float = 0.0
     log_lines: list[str] = field(default_factory=list)  # raw dbt messages, for diagnosis
+    # dbt's warning for each node it left out of the graph because a ref()/source() names nothing
+    # (a test with `to: ref('typo')` is dropped and the build still passes)
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:

@@ -19,14 +19,15 @@ __all__ = ["diagnose", "failures", "RULES"]
 
 
 def failures(result: RunResult) -> list[Failure]:
-    """What failed in a run: each errored/failed node, or the parse-phase error (one per run)."""
+    """What failed in a run: each errored/failed node, or the parse-phase error (one per run),
+    plus each node dbt dropped with only a warning (phase ok: the build itself may have passed)."""
     if result.phase == PHASE_PARSE:
         text = result.error or "\n".join(result.log_lines)
         return [Failure(text, PHASE_PARSE)]
     found = [Failure(n.message or "", PHASE_NODE, n) for n in result.failed_nodes]
     if not found and result.exit_code != 0 and result.phase != PHASE_OK:
         found.append(Failure(result.error or "\n".join(result.log_lines), PHASE_NODE))
-    return found
+    return found + [Failure(text, PHASE_OK) for text in result.dropped]
 
 
 def diagnose(

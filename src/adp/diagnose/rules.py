@@ -14,7 +14,7 @@ from typing import Callable
 from adp.diagnose import sql_columns
 from adp.diagnose.context import Context, Failure, Location
 from adp.diagnose.locate import find_line, find_pattern, find_text, find_yaml_key
-from adp.models import Candidate, Diagnosis
+from adp.models import PHASE_OK, Candidate, Diagnosis
 from adp.warehouses import facts as F
 
 Rule = Callable[[Context, Failure], "Diagnosis | None"]
@@ -26,7 +26,7 @@ PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".py", ".md")
 _HEADER = re.compile(r"(?:Compilation|Parsing|Runtime|Database) Error in (?P<type>\w+) (?P<name>\S+) \((?P<file>[^)]+)\)")
 _DEPENDS = re.compile(
     r"(?P<type>\w+) '(?P<uid>[^']+)' \((?P<file>[^)]+)\) depends on a (?P<kind>node|source) named '(?P<target>[^']+)'"
-    r"(?: with version '[^']*')? which (?P<why>was not found|is disabled)"
+    r"(?: with version '[^']*')?(?: in package '[^']*')? which (?P<why>was not found|is disabled)"
 )
 
 
@@ -212,8 +212,11 @@ def ref_or_source_missing(ctx: Context, f: Failure) -> Diagnosis | None:
         pattern = rf"ref\(\s*['\"]{re.escape(target)}['\"]"
     line = find_pattern(ctx.read(rel) or "", pattern)
     what = "disabled" if disabled else "not found"
+    summary = f"{rel} refers to {m.group('kind')} '{target}', which is {what}. " + (
+        f"dbt left {m.group('type').lower()} {uid} out of the build with only a warning." if f.phase == PHASE_OK
+        else "Parse errors come one per run: fix and re-run.")
     return ctx.diagnosis(
-        f, category, f"{rel} refers to {m.group('kind')} '{target}', which is {what}. Parse errors come one per run: fix and re-run.",
+        f, category, summary,
         location=Location(rel, line, uid), identifier=target, node=uid,
         candidates=[] if disabled else ctx.rank(target, pool), evidence=[m.group(0)],
         details={"target_name": target, "target_kind": m.group("kind"), "disabled": disabled},
