@@ -499,8 +499,8 @@ def function_not_found(ctx: Context, f: Failure) -> Diagnosis | None:
     loc = ctx.locate(_uid(f), None, rf"(?<![\w.]){re.escape(name)}\s*\(")
     return ctx.diagnosis(
         f, "sql.function_not_found", f"{loc.file} calls function '{name}', which the warehouse does not have.",
-        location=loc, identifier=name, candidates=ctx.rank(name, [], fact.hints), evidence=fact.evidence,
-        details={"function": name},
+        location=loc, identifier=name, candidates=ctx.rank(name, ctx.warehouse.function_names(), fact.hints),
+        evidence=fact.evidence, details={"function": name},
     )
 
 

@@ -1,6 +1,7 @@
 """DuckDB: where the warehouse file is, which failures are transient, how to read relation columns."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -175,6 +176,20 @@ def release_in_process_handles() -> None:
 
 # -- diagnosis: DuckDB messages -> neutral facts, relation columns (adp.diagnose) ----------------------
 from adp.warehouses.duckdb_messages import parse_error, relation_columns  # noqa: E402,F401
+
+
+# Called like functions but handled by DuckDB's parser, so absent from duckdb_functions().
+_PARSER_FORMS = ("coalesce", "ifnull", "cast", "try_cast", "extract")
+
+
+@functools.lru_cache(maxsize=1)
+def function_names() -> list[str]:
+    """DuckDB's built-in function and macro names (its own `Did you mean` hint is often unrelated)."""
+    import duckdb
+
+    with duckdb.connect(":memory:") as con:
+        names = [r[0] for r in con.execute("select distinct function_name from duckdb_functions()").fetchall()]
+    return sorted({*names, *_PARSER_FORMS})
 
 
 # -- fixes: does a repaired SQL text parse? (adp.fixes; parser only, no catalog, no database) --------

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adp.project import DbtProject
-from adp.warehouses.spark_messages import parse_error  # noqa: F401  (the diagnosis interface)
+from adp.warehouses.spark_messages import function_names, parse_error  # noqa: F401  (the diagnosis interface)
 
 if TYPE_CHECKING:
     from adp.history_db import RelationProfile, RelationRef

@@ -83,11 +83,11 @@ def _routine(text: str) -> dict | None:
         return None
     name = _split(_unquote(m.group("name")))[1]
     return {"kind": f.FUNCTION_NOT_FOUND, "name": name,
-            "hints": difflib.get_close_matches(name.lower(), _builtin_functions(), n=5, cutoff=0.6)}
+            "hints": difflib.get_close_matches(name.lower(), function_names(), n=5, cutoff=0.6)}
 
 
 @functools.lru_cache(maxsize=1)
-def _builtin_functions() -> list[str]:
+def function_names() -> list[str]:
     """Spark SQL's built-in function names, as pyspark exposes them (lower, sum, date_diff, ...)."""
     try:
         from pyspark.sql import functions
