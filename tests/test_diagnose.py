@@ -33,7 +33,6 @@ MESSAGES = [
     ('Catalog Error: Scalar Function with name summ does not exist!\nDid you mean "sum"?', F.FUNCTION_NOT_FOUND, "summ", None, ("sum",)),
     ('Catalog Error: Table with name raw_customer does not exist!\nDid you mean "pragma_database_list"?',
      F.TABLE_NOT_FOUND, "raw_customer", None, ("pragma_database_list",)),
-    ('Catalog Error: Type with name INTERGER does not exist!\nDid you mean "JSON"?', F.TYPE_NOT_FOUND, "INTERGER", None, ("JSON",)),
     ('Binder Error: Referenced table "o" not found!\nCandidate tables: "orders", "products"', F.ALIAS_NOT_FOUND, "o", None, ("orders", "products")),
     ('Parser Error: syntax error at or near "lower"\n\nLINE 10:     lower(status) as status,', F.SYNTAX, "lower", None, ()),
     ('Binder Error: Column "customer_id" referenced that exists in the SELECT clause - but this column cannot be referenced before it is defined',
@@ -49,6 +48,7 @@ MESSAGES = [
      "See also https://duckdb.org/docs/current/connect/concurrency", F.LOCKED, "/tmp/x/shop.duckdb", None, ()),
     ('Invalid Input Error: Error when sniffing file "/tmp/x/seeds/raw.csv".\nIt does not match the number of columns found by the sniffer: 6.',
      F.CSV_COLUMNS_CHANGED, "/tmp/x/seeds/raw.csv", None, ()),
+    ('Catalog Error: Type with name INTERGER does not exist!\nDid you mean "JSON"?', F.TYPE_NOT_FOUND, "INTERGER", None, ("JSON",)),
 ]
 
 

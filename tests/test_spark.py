@@ -184,6 +184,7 @@ def test_a_metastore_held_by_another_spark_is_retried_until_it_is_free(built_spa
             from pyspark import SparkContext
             if SparkContext._active_spark_context is not None:
                 SparkContext._active_spark_context.stop()
+            assert SparkContext._active_spark_context is None
     assert outcome.status == "success" and outcome.exit_code == 0, outcome.diagnoses
     assert len(delays) == 1
     assert outcome.diagnoses[0]["transient"] is True

@@ -33,6 +33,7 @@ RULES = (
     sql.ambiguous_column,
     sql.group_by_column,
     sql.missing_comma,
+    sql.keyword_typo,
     sql.unbalanced_paren,
     sql.quote_date_part,
     sql.nullif_divisor,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from adp.diagnose.sql_columns import paren_depths
-from adp.fixes.confidence import MEANING_CHANGE_CAP, REVIEW_CAP, score
+from adp.fixes.confidence import MEANING_CHANGE_CAP, REVIEW_CAP, closeness, score
 from adp.fixes.context import FixContext, edit_spans, fact, line_span, word_spans
 from adp.models import Diagnosis, FixProposal
 
@@ -154,6 +154,52 @@ def missing_comma(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     conf = score(closeness=0.85, verified=verified)
     return [ctx.proposal("missing_comma", d, f"add the missing comma before `{d.identifier}` (line {prev + 1})", conf, [edit])]
+
+
+# SQL keywords long enough that a misspelling of them is recognisable (`on`, `as`, `by` are not).
+SQL_KEYWORDS = (
+    "select from where join left right inner outer full cross group order having union distinct case "
+    "when then else with limit between like partition over qualify except intersect using exists"
+).split()
+
+
+def keyword_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`selct`, `left jion`, `gruop by`: the token the parser stopped at is a misspelled keyword, or the
+    word before it is (`form t`, `whre a`, `ordr by`: the misspelling was read as an alias)."""
+    text = ctx.read(d.file)
+    token = d.identifier or ""
+    n = _locate_line(d, ctx, text or "")
+    if d.category != "sql.syntax" or not token or text is None or not n:
+        return []
+    line = text.split("\n")[n - 1]
+    spans = word_spans(line, token)
+    if len(spans) != 1:
+        return []
+    start, end = spans[0]
+    before = re.search(r"(\w+)\s+$", line[:start])
+    words = [(start, end)] + ([before.span(1)] if before else [])
+    # Plausible keywords for each word, closest first; the warehouse's parser rules out those that do not fit.
+    fits: list[tuple[float, str, str, str, bool | None]] = []
+    for s, e in words:
+        word = line[s:e]
+        if len(word) < 3 or word.lower() in SQL_KEYWORDS:
+            continue
+        plausible = sorted(((closeness(word, k), k) for k in SQL_KEYWORDS), key=lambda ck: (-ck[0], ck[1]))
+        for close, keyword in [ck for ck in plausible if ck[0] > 0][:4]:
+            new_line = line[:s] + (keyword.upper() if word.isupper() else keyword) + line[e:]
+            verified = _parses_after(ctx, d, line, new_line)
+            if verified is not False:
+                fits.append((close, word, keyword, new_line, verified))
+    if not fits:
+        return []
+    fits.sort(key=lambda f: -f[0])
+    close, word, keyword, new_line, verified = fits[0]
+    edit = edit_spans(d.file, text, [(*line_span(text, n), new_line)])
+    if edit is None:
+        return []
+    margin = close - (fits[1][0] if len(fits) > 1 else 0.0)
+    conf = score(closeness=close, margin=margin, verified=verified)
+    return [ctx.proposal("keyword_typo", d, f"keyword misspelled on line {n}: `{word}` -> `{keyword}`", conf, [edit])]
 
 
 def unbalanced_paren(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
