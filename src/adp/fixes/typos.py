@@ -24,7 +24,10 @@ def _rename(
     ctx: FixContext, d: Diagnosis, rule: str, rel: str | None, wrong: str, spans_of, why: str,
     pool: list[str] = (), cap: float = 1.0, new_text=None,
 ) -> list[FixProposal]:
-    """Shared body: rank, locate every occurrence with `spans_of(text)`, score, build one proposal."""
+    """Shared body: rank, locate every occurrence with `spans_of(text)`, score, build one proposal.
+
+    `new_text(name, text, start, end)` gives the replacement of one occurrence (default: the name).
+    """
     text = ctx.read(rel)
     chosen = _choose(d, wrong, pool)
     if text is None or chosen is None:
@@ -33,8 +36,7 @@ def _rename(
     spans = spans_of(text)
     if not spans:
         return []
-    repl = new_text(best.name) if new_text else best.name
-    edit = edit_spans(rel, text, [(s, e, repl) for s, e in spans])
+    edit = edit_spans(rel, text, [(s, e, new_text(best.name, text, s, e) if new_text else best.name) for s, e in spans])
     if edit is None:
         return []
     conf = score(closeness=best.closeness, margin=best.margin, from_message=from_message, occurrences=len(spans), cap=cap)
@@ -56,7 +58,30 @@ def column_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
             return word_spans(text, d.identifier, after=rf"{re.escape(qualifier)}\s*\.\s*")
         return word_spans(text, d.identifier, skip_alias=not is_yaml)
 
-    return _rename(ctx, d, "column_typo", d.file, d.identifier, spans, "column name misspelled")
+    def keep_output_name(name: str, text: str, start: int, end: int) -> str:
+        """`p.state,` -> `p.status as state` when the column was renamed upstream and users still read `state`."""
+        if not is_yaml and _bare_select_item(text, start, end) and _read_downstream(ctx, d.node, d.identifier):
+            return f"{name} as {d.identifier}"
+        return name
+
+    return _rename(ctx, d, "column_typo", d.file, d.identifier, spans, "column name misspelled",
+                   new_text=keep_output_name)
+
+
+def _bare_select_item(text: str, start: int, end: int) -> bool:
+    """The identifier at text[start:end] is a whole select item without an alias (`x,` or `t.x` before FROM)."""
+    return bool(re.search(r"(?:^|,|\bselect|\bdistinct)\s*(?:\w+\s*\.\s*)?$", text[max(0, start - 200):start], re.I)
+                and re.match(r"\s*(?:,|from\b)", text[end:], re.I))
+
+
+def _read_downstream(ctx: FixContext, node: str | None, column: str) -> bool:
+    """Whether the node's YAML declares `column` or a model built on the node names it."""
+    found = ctx.manifest.node(node or "") or {}
+    if column.lower() in {c.lower() for c in found.get("columns", {})}:
+        return True
+    word = re.compile(rf"(?<![\w$]){re.escape(column)}(?![\w$])", re.I)
+    children = [ctx.manifest.node(c) or {} for c in ctx.manifest.child_map.get(node or "", [])]
+    return any(c.get("resource_type") in ("model", "snapshot") and word.search(c.get("raw_code") or "") for c in children)
 
 
 def function_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
@@ -87,7 +112,7 @@ def type_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     found = spans(text)
     written = text[found[0][0]:found[0][1]] if found else wrong
     return _rename(ctx, d, "type_typo", d.file, wrong, spans, "data type misspelled", SQL_TYPES,
-                    new_text=lambda name: name.upper() if written.isupper() else name.lower())
+                    new_text=lambda name, *_: name.upper() if written.isupper() else name.lower())
 
 
 def macro_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
