@@ -131,13 +131,18 @@ def group_by_column(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
 
 
 def missing_comma(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
-    """`syntax error at or near "x"` where x starts a line: the previous select item lacks its comma."""
+    """`syntax error at or near "x"` where x starts a line: the previous select item lacks its comma.
+
+    Near "." where the line starts with `t.col`: the parser took `t` as the previous item's alias.
+    """
     text = ctx.read(d.file)
     if d.category != "sql.syntax" or not d.identifier or text is None:
         return []
     lines = text.split("\n")
     n = _locate_line(d, ctx, text)
-    if not n or not lines[n - 1].strip().lower().startswith(d.identifier.lower()) or _CLAUSE.match(lines[n - 1]):
+    starts = n and (lines[n - 1].strip().lower().startswith(d.identifier.lower())
+                    or d.identifier == "." and re.match(r"\s*\w+\s*\.", lines[n - 1]))
+    if not starts or _CLAUSE.match(lines[n - 1]):
         return []
     prev = next((i for i in range(n - 2, -1, -1) if lines[i].strip()), None)
     if prev is None:
