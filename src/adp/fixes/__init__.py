@@ -34,6 +34,7 @@ RULES = (
     sql.group_by_column,
     sql.missing_comma,
     sql.keyword_typo,
+    sql.trailing_semicolon,
     sql.unbalanced_paren,
     sql.quote_date_part,
     sql.nullif_divisor,

@@ -207,6 +207,21 @@ def keyword_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     return [ctx.proposal("keyword_typo", d, f"keyword misspelled on line {n}: `{word}` -> `{keyword}`", conf, [edit])]
 
 
+def trailing_semicolon(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """A model ending in `;`: dbt wraps the SQL in `create ... as (...)`, where the semicolon cannot parse."""
+    text = ctx.read(d.file)
+    if d.category != "sql.syntax" or d.identifier != ";" or text is None:
+        return []
+    m = re.search(r";(?P<tail>(?:\s|--[^\n]*|/\*.*?\*/|\{#.*?#\})*)$", text, re.S)
+    if not m or text.count(";") != 1:
+        return []
+    edit = edit_spans(d.file, text, [(m.start(), m.end(), m.group("tail"))])
+    if edit is None:
+        return []
+    conf = score(closeness=0.95)  # the only `;` in the file, with nothing but comments after it
+    return [ctx.proposal("trailing_semicolon", d, "remove the trailing `;` (dbt wraps the model's SQL)", conf, [edit])]
+
+
 def unbalanced_paren(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """Balance the parentheses on the reported line, keeping only repairs the warehouse parses."""
     text = ctx.read(d.file)

@@ -64,8 +64,12 @@ def column_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
             return f"{name} as {d.identifier}"
         return name
 
+    # `where status = "placed"`: a string in double quotes reads as a column; renaming it to a close
+    # column (`"stat"` -> `"state"`) would compare a column with itself. A person decides.
+    text = ctx.read(d.file) or ""
+    quoted = not is_yaml and any(text[s - 1:s] == '"' and text[e:e + 1] == '"' for s, e in spans(text))
     return _rename(ctx, d, "column_typo", d.file, d.identifier, spans, "column name misspelled",
-                   new_text=keep_output_name)
+                   cap=MEANING_CHANGE_CAP if quoted else 1.0, new_text=keep_output_name)
 
 
 def _bare_select_item(text: str, start: int, end: int) -> bool:
