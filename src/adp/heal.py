@@ -128,8 +128,8 @@ class Healer:
                 result = self.s.build(select=self._last_select)
                 self.state.update(result, full=self._last_select is None)
                 continue
-            if not heal or not diagnoses:
-                return self._finish(result, attempts, "failed")
+            if not heal or not diagnoses:  # nothing new to diagnose: a cause escalated earlier is still open
+                return self._finish(result, attempts, "needs_review" if heal and self.escalated else "failed")
             if attempts > self.cfg.retry.max_retries:
                 return self._finish(result, attempts, "failed")
             plan = self._plan([d for d in diagnoses if not d.transient], result)
@@ -376,12 +376,21 @@ def _not_verified(diag: Diagnosis, fix: AppliedFix, before: RunResult, after: Ru
         return None
     statuses = {n.unique_id: n.status for n in after.nodes}
     target = diag.node
-    if target and target in statuses and statuses[target] not in OK_STATUSES:
+    if target and target in statuses and statuses[target] not in OK_STATUSES and not _moved_on(diag, before, after, introduced):
         return f"{target} still fails after the fix"
     broken = [uid for uid, s in statuses.items() if s not in OK_STATUSES and previous.get(uid) in OK_STATUSES]
     if broken:
         return "the fix broke nodes that passed before: " + ", ".join(broken[:5])
     return None
+
+
+def _moved_on(diag: Diagnosis, before: RunResult, after: RunResult, introduced: set[str]) -> bool:
+    """The node still fails, but on another mistake: the diagnosed one is gone and the fix's own words are
+    not in the new error (a second fault in the same file, for the next iteration of the loop)."""
+    message = next((n.message or "" for n in after.nodes if n.unique_id == diag.node), "")
+    old = next((n.message or "" for n in before.nodes if n.unique_id == diag.node), before.error or "")
+    return bool(message) and message != old and not (introduced & _tokens(message)) and (
+        not diag.identifier or diag.identifier not in message)
 
 
 def _proposal_fields(p: FixProposal) -> dict[str, Any]:

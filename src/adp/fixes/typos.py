@@ -233,7 +233,7 @@ def hardcoded_table(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         pat = re.compile(rf"\b(?:from|join)\s+(?P<t>(?:\"?\w+\"?\.){{0,2}}\"?{re.escape(wrong)}\"?)(?![\w.])", re.I)
         return [(m.start("t"), m.end("t")) for m in pat.finditer(text)]
 
-    def jinja(name: str) -> str:
+    def jinja(name: str, *_: object) -> str:
         if name in sources and name not in ctx.node_names():
             return f"{{{{ source('{sources[name]}', '{name}') }}}}"
         return f"{{{{ ref('{name}') }}}}"
