@@ -491,29 +491,25 @@ def group_by(ctx: Context, f: Failure) -> Diagnosis | None:
     )
 
 
-def function_not_found(ctx: Context, f: Failure) -> Diagnosis | None:
-    fact = ctx.fact(f)
-    if not fact or fact.kind != F.FUNCTION_NOT_FOUND:
-        return None
-    name = fact.name or ""
-    loc = ctx.locate(_uid(f), None, rf"(?<![\w.]){re.escape(name)}\s*\(")
-    return ctx.diagnosis(
-        f, "sql.function_not_found", f"{loc.file} calls function '{name}', which the warehouse does not have.",
-        location=loc, identifier=name, candidates=ctx.rank(name, ctx.warehouse.function_names(), fact.hints),
-        evidence=fact.evidence, details={"function": name},
-    )
+# A name the warehouse does not know: (category, where it is written, what the model does with it).
+_UNKNOWN_NAMES = {
+    F.FUNCTION_NOT_FOUND: ("sql.function_not_found", r"(?<![\w.]){name}\s*\(", "calls function", "function"),
+    F.TYPE_NOT_FOUND: ("sql.type_not_found", r"(?i)(?:\bas\s+|::\s*){name}\b", "casts to type", "type"),
+}
 
 
-def type_not_found(ctx: Context, f: Failure) -> Diagnosis | None:
+def unknown_function_or_type(ctx: Context, f: Failure) -> Diagnosis | None:
     fact = ctx.fact(f)
-    if not fact or fact.kind != F.TYPE_NOT_FOUND:
+    if not fact or fact.kind not in _UNKNOWN_NAMES:
         return None
+    category, written, verb, key = _UNKNOWN_NAMES[fact.kind]
     name = fact.name or ""
-    loc = ctx.locate(_uid(f), None, rf"(?i)(?:\bas\s+|::\s*){re.escape(name)}\b")
+    loc = ctx.locate(_uid(f), None, written.format(name=re.escape(name)))
+    pool = ctx.warehouse.function_names() if key == "function" else []
     return ctx.diagnosis(
-        f, "sql.type_not_found", f"{loc.file} casts to type '{name}', which the warehouse does not have.",
-        location=loc, identifier=name, candidates=ctx.rank(name, [], fact.hints), evidence=fact.evidence,
-        details={"type": name},
+        f, category, f"{loc.file} {verb} '{name}', which the warehouse does not have.",
+        location=loc, identifier=name, candidates=ctx.rank(name, pool, fact.hints), evidence=fact.evidence,
+        details={key: name},
     )
 
 
@@ -716,8 +712,7 @@ RULES: tuple[Rule, ...] = (
     column_not_found,
     ambiguous_column,
     group_by,
-    function_not_found,
-    type_not_found,
+    unknown_function_or_type,
     table_not_found,
     alias_not_found,
     syntax,
