@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import adp.heal as heal
 from adp.pipeline import BuildSpec, run_pipeline
@@ -137,13 +138,10 @@ def test_sample_project_builds_green_on_spark(tmp_path):
 # Another Spark process on the project's embedded Derby metastore (a notebook or spark-shell left open):
 # Derby admits one JVM, so dbt fails until that process stops. The same transient as DuckDB's file lock.
 METASTORE_HOLDER = """
-import sys
+import json, sys
 from pyspark.sql import SparkSession
 builder = SparkSession.builder.enableHiveSupport()
-for key, value in {"spark.sql.warehouse.dir": "spark/warehouse", "spark.ui.enabled": "false",
-                   "spark.hadoop.javax.jdo.option.ConnectionURL":
-                       "jdbc:derby:;databaseName=spark/metastore_db;create=true",
-                   "spark.driver.extraJavaOptions": "-Dderby.system.home=spark"}.items():
+for key, value in json.loads(sys.argv[1]).items():  # the project profile's own Spark settings
     builder = builder.config(key, value)
 spark = builder.getOrCreate()
 spark.sql("show databases").collect()  # boots Derby: the metastore is now held
@@ -158,7 +156,9 @@ print("released", flush=True)
 def test_a_metastore_held_by_another_spark_is_retried_until_it_is_free(built_spark_shop, tmp_path, monkeypatch, engine):
     project = tmp_path / "spark_shop"
     shutil.copytree(built_spark_shop, project)
-    holder = subprocess.Popen([sys.executable, "-c", METASTORE_HOLDER], cwd=project, text=True,
+    profile = yaml.safe_load((project / "profiles.yml").read_text())["spark_shop"]["outputs"]["spark"]
+    settings = json.dumps(profile["server_side_parameters"])
+    holder = subprocess.Popen([sys.executable, "-c", METASTORE_HOLDER, settings], cwd=project, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     delays: list[float] = []
     try:

@@ -6,15 +6,14 @@ import re
 _COMMENT = re.compile(r"^\s*(--|#)")
 
 
-def find_line(text: str, needle: str, whole_word: bool = True) -> int | None:
-    """1-based number of the first non-comment line holding `needle` (as a whole word by default)."""
+def find_line(text: str, needle: str, whole_word: bool = True, unique: bool = False) -> int | None:
+    """1-based number of the first non-comment line holding `needle` (as a whole word by default);
+    with `unique`, None unless exactly one line holds it."""
     if not needle:
         return None
     pattern = re.compile(rf"(?<![\w]){re.escape(needle)}(?![\w])" if whole_word else re.escape(needle), re.I)
-    for number, line in enumerate(text.splitlines(), 1):
-        if not _COMMENT.match(line) and pattern.search(line):
-            return number
-    return None
+    hits = [n for n, line in enumerate(text.splitlines(), 1) if not _COMMENT.match(line) and pattern.search(line)]
+    return hits[0] if hits and (len(hits) == 1 or not unique) else None
 
 
 def find_text(text: str, fragment: str) -> int | None:

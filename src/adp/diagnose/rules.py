@@ -569,11 +569,9 @@ def syntax(ctx: Context, f: Failure) -> Diagnosis | None:
             if line:
                 loc = Location(rel, line, owner)
                 break
-    if loc.line is None and fact.name:  # the quoted line is compiled (or cut with `...`): the token, if unique
-        text = ctx.read(loc.file) or ""
-        hits = [n for n, ln in enumerate(text.split("\n"), 1) if re.search(rf"(?<![\w$]){re.escape(fact.name)}(?![\w$])", ln)]
-        if len(hits) == 1:
-            loc = Location(loc.file, hits[0], uid)
+    if loc.line is None:  # the quoted line is compiled (or cut with `...`): the token's line, if unique
+        line = find_line(ctx.read(loc.file) or "", fact.name or "", unique=True)
+        loc = Location(loc.file, line, uid) if line else loc
     return ctx.diagnosis(
         f, "sql.syntax", f"{loc.file} does not parse near '{fact.name}'" + (f" (line {loc.line})." if loc.line else "."),
         location=loc, identifier=fact.name or None, evidence=fact.evidence,

@@ -4,9 +4,10 @@ from __future__ import annotations
 import re
 
 _WORD = re.compile(r"[A-Za-z_][\w$]*")
-_KEYWORDS = frozenset(
+KEYWORDS = frozenset(
     "select from where group order by having limit join left right inner outer full cross on as and or not "
-    "union all distinct with case when then else end is null in qualify window over partition using".split()
+    "union all distinct with case when then else end is null in qualify window over partition using "
+    "between like except intersect exists".split()
 )
 
 
@@ -85,7 +86,7 @@ def from_relations(sql: str) -> dict[str, str]:
     rel = r"((?:\"[^\"]+\"|[A-Za-z_][\w$]*)(?:\.(?:\"[^\"]+\"|[A-Za-z_][\w$]*))*)"
     for m in re.finditer(rf"\b(?:from|join)\s+{rel}(?:\s+(?:as\s+)?([A-Za-z_]\w*))?", stmt, re.I):
         relation, alias = m.group(1), m.group(2)
-        if alias and alias.lower() in _KEYWORDS:
+        if alias and alias.lower() in KEYWORDS:
             alias = None
         name = relation.split(".")[-1].strip('"')
         out[(alias or name).lower()] = relation
@@ -96,4 +97,4 @@ def from_relations(sql: str) -> dict[str, str]:
 def identifiers(sql: str) -> set[str]:
     """Every bare word of `sql` that is not a keyword (a crude pool of names for ranking)."""
     text = re.sub(r"'[^']*'", " ", sql)
-    return {w for w in _WORD.findall(text) if w.lower() not in _KEYWORDS}
+    return {w for w in _WORD.findall(text) if w.lower() not in KEYWORDS}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from adp.diagnose.sql_columns import paren_depths
+from adp.diagnose.sql_columns import KEYWORDS, paren_depths
 from adp.fixes.confidence import MEANING_CHANGE_CAP, REVIEW_CAP, closeness, score
 from adp.fixes.context import FixContext, edit_spans, fact, line_span, word_spans
 from adp.models import Diagnosis, FixProposal
@@ -50,7 +50,7 @@ def _without_jinja(text: str | None) -> str | None:
     return re.sub(r"\{\{.*?\}\}", "__jinja__", re.sub(r"\{#.*?#\}", "", text, flags=re.S), flags=re.S)
 
 
-_KEYWORDS = {"left", "right", "full", "inner", "cross", "join", "where", "group", "order", "on", "natural", "limit"}
+_NOT_ALIASES = KEYWORDS | {"natural"}  # words that may follow a FROM item without being its alias
 
 
 def _from_alias(body: str) -> str | None:
@@ -58,7 +58,7 @@ def _from_alias(body: str) -> str | None:
     m = re.search(r"\bfrom\s+(\{\{.*?\}\}|[\w.\"]+)(?:\s+(?:as\s+)?(\w+))?", body, re.I | re.S)
     if not m:
         return None
-    if m.group(2) and m.group(2).lower() not in _KEYWORDS:
+    if m.group(2) and m.group(2).lower() not in _NOT_ALIASES:
         return m.group(2)
     names = re.findall(r"['\"](\w+)['\"]", m.group(1)) or [m.group(1).split(".")[-1].strip('"')]
     return names[-1]
@@ -161,11 +161,8 @@ def missing_comma(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     return [ctx.proposal("missing_comma", d, f"add the missing comma before `{d.identifier}` (line {prev + 1})", conf, [edit])]
 
 
-# SQL keywords long enough that a misspelling of them is recognisable (`on`, `as`, `by` are not).
-SQL_KEYWORDS = (
-    "select from where join left right inner outer full cross group order having union distinct case "
-    "when then else with limit between like partition over qualify except intersect using exists"
-).split()
+# Keywords long enough that a misspelling of them is recognisable (`on`, `as`, `by` are not).
+TYPO_KEYWORDS = sorted(k for k in KEYWORDS if len(k) >= 4)
 
 
 def keyword_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
@@ -173,8 +170,10 @@ def keyword_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     word before it is (`form t`, `whre a`, `ordr by`: the misspelling was read as an alias)."""
     text = ctx.read(d.file)
     token = d.identifier or ""
-    n = _locate_line(d, ctx, text or "")
-    if d.category != "sql.syntax" or not token or text is None or not n:
+    if d.category != "sql.syntax" or not token or text is None:
+        return []
+    n = _locate_line(d, ctx, text)
+    if not n:
         return []
     line = text.split("\n")[n - 1]
     spans = word_spans(line, token)
@@ -187,9 +186,9 @@ def keyword_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     fits: list[tuple[float, str, str, str, bool | None]] = []
     for s, e in words:
         word = line[s:e]
-        if len(word) < 3 or word.lower() in SQL_KEYWORDS:
+        if len(word) < 3 or word.lower() in KEYWORDS:
             continue
-        plausible = sorted(((closeness(word, k), k) for k in SQL_KEYWORDS), key=lambda ck: (-ck[0], ck[1]))
+        plausible = sorted(((closeness(word, k), k) for k in TYPO_KEYWORDS), key=lambda ck: (-ck[0], ck[1]))
         for close, keyword in [ck for ck in plausible if ck[0] > 0][:4]:
             new_line = line[:s] + (keyword.upper() if word.isupper() else keyword) + line[e:]
             verified = _parses_after(ctx, d, line, new_line)
