@@ -28,3 +28,13 @@ class LockTimeout(AdpError):
 
 class FixError(AdpError):
     """A fix proposal cannot be applied (stale, outside the project, not found)."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived during a run; dbt has been stopped. A BaseException, like KeyboardInterrupt,
+    so no `except Exception` swallows it; `exit_code` is 128 + the signal number (130, 143)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by signal {signum}")
