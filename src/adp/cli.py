@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from typing import Any, Callable
 
 import click
 
-from adp.errors import AdpError
+from adp.errors import AdpError, Interrupted
 from adp.workspace import Workspace
 
 
@@ -26,6 +27,10 @@ def handle_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except AdpError as exc:
             _fail(exc)
+        except (Interrupted, KeyboardInterrupt) as exc:  # dbt has been stopped; the run is logged as interrupted
+            code = getattr(exc, "exit_code", 130)
+            click.echo(f"adp: interrupted by {signal.Signals(code - 128).name}", err=True)
+            sys.exit(code)
 
     return wrapper
 
