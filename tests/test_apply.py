@@ -66,7 +66,7 @@ def test_symlink_escape_is_refused(project, tmp_path):
     outside.write_text("select 1\n")
     (project.project_dir / "models/link.sql").symlink_to(outside)
     p = FixProposal(id="x", rule="t", diagnosis_category="c", rationale="", confidence=1.0, edits=[Edit("models/link.sql", "1", "2")])
-    with pytest.raises(FixError, match="outside"):
+    with pytest.raises(FixError, match="is a symlink"):
         apply_fix(project, p, tmp_path / "logs", RunLog(tmp_path / "logs", "r"), "autonomous")
     assert outside.read_text() == "select 1\n"
 
@@ -86,11 +86,12 @@ def test_stale_proposal_is_refused(project, tmp_path):
 
 
 def test_rollback_run_restores_the_oldest_backup_of_each_file(project, tmp_path):
-    log = RunLog(tmp_path / "logs", "run9")
+    log = RunLog(tmp_path / "logs", "20260101T120000-abc123")
+    log.emit("run_started", project_dir=str(project.project_dir))
     original = (project.project_dir / "models/a.sql").read_bytes()
     apply_fix(project, proposal(project, [Edit("models/a.sql", "frist_name", "first_name")], "p1"), tmp_path / "logs", log, "autonomous")
     apply_fix(project, proposal(project, [Edit("models/a.sql", "from t", "from u")], "p2"), tmp_path / "logs", log, "autonomous")
-    assert rollback_run(project, tmp_path / "logs", "run9", log) == ["models/a.sql"]
+    assert rollback_run(project, tmp_path / "logs", "20260101T120000-abc123", log) == ["models/a.sql"]
     assert (project.project_dir / "models/a.sql").read_bytes() == original
 
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import jsonschema
 
-from adp.apply import edited_texts, safe_path, sha256_file
+from adp.apply import edited_texts, sha256_file
+from adp.editable import safe_path
 from adp.errors import AdpError, FixError, UsageError
 from adp.inspect_node import NodeContext, inspect_node
 from adp.models import Diagnosis, FixProposal, RunResult

@@ -1,40 +1,30 @@
-"""Safe apply: paths kept inside the project, backup first, atomic writes, a patch file, rollback."""
+"""Safe apply: only editable files (adp.editable), backup first, atomic writes, a patch file, rollback."""
 from __future__ import annotations
 
 import difflib
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adp.errors import FixError
+from adp.editable import editable_path, safe_path
+from adp.errors import FixError, UsageError
 from adp.models import Edit, FixProposal
 from adp.project import DbtProject
-from adp.runlog import RunLog
+from adp.runlog import LOG_NAME, RunLog, read_events
 
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def safe_path(project: DbtProject, rel: str) -> Path:
-    """The file `rel` inside the project; refuses absolute paths, `..` and symlink escapes."""
-    root = project.project_dir.resolve()
-    candidate = Path(rel)
-    if candidate.is_absolute() or ".." in candidate.parts:
-        raise FixError(f"{rel}: edits must stay inside the dbt project {root}")
-    resolved = (root / candidate).resolve()
-    if resolved != root and root not in resolved.parents:
-        raise FixError(f"{rel}: resolves to {resolved}, outside the dbt project {root}")
-    return resolved
-
-
 def edited_texts(project: DbtProject, proposal: FixProposal) -> dict[str, tuple[str, str]]:
     """path -> (current text, text after the proposal's edits); each `old` must occur exactly once."""
     out: dict[str, tuple[str, str]] = {}
     for edit in proposal.edits:
-        path = safe_path(project, edit.path)
+        path = editable_path(project, edit.path)
         if edit.path not in out:
             if not path.is_file():
                 raise FixError(f"{edit.path}: no such file in the project")
@@ -102,7 +92,10 @@ def check_fresh(project: DbtProject, proposal: FixProposal) -> None:
 
 
 def apply_fix(project: DbtProject, proposal: FixProposal, log_dir: Path, log: RunLog, approved_by: str) -> AppliedFix:
-    """Back up every file the proposal edits, then write the new text atomically and record it."""
+    """Back up every file the proposal edits, then write the new text atomically and record it.
+
+    The `fix_applied` event keeps each file's sha256 before and after: `rollback_run` trusts only those.
+    """
     check_fresh(project, proposal)
     texts = edited_texts(project, proposal)
     diff = render_diff(project, proposal, git_prefix(project))
@@ -114,9 +107,8 @@ def apply_fix(project: DbtProject, proposal: FixProposal, log_dir: Path, log: Ru
         target.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(target, before.encode("utf-8"))
     backup_dir.mkdir(parents=True, exist_ok=True)
-    (backup_dir / "files.json").write_text(json.dumps(sorted(texts)), encoding="utf-8")
     for rel, (_, after) in texts.items():
-        _atomic_write(safe_path(project, rel), after.encode("utf-8"))
+        _atomic_write(editable_path(project, rel), after.encode("utf-8"))
     if diff:
         patch = log_dir / "fixes" / f"{log.run_id}.patch"
         patch.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +121,7 @@ def apply_fix(project: DbtProject, proposal: FixProposal, log_dir: Path, log: Ru
         source=proposal.source,
         confidence=proposal.confidence,
         files=sorted(texts),
+        sha256={rel: {"before": _sha(b), "after": _sha(a)} for rel, (b, a) in sorted(texts.items())},
         action=proposal.action,
         diff=diff,
         approved_by=approved_by,
@@ -137,28 +130,85 @@ def apply_fix(project: DbtProject, proposal: FixProposal, log_dir: Path, log: Ru
     return AppliedFix(proposal, backup_dir, sorted(texts), diff)
 
 
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def rollback(project: DbtProject, applied: AppliedFix, log: RunLog, reason: str) -> None:
     """Restore the files of one applied fix from its backup, byte for byte."""
     for rel in applied.files:
-        _atomic_write(safe_path(project, rel), (applied.backup_dir / rel).read_bytes())
+        _atomic_write(editable_path(project, rel), (applied.backup_dir / rel).read_bytes())
     log.emit("rollback", proposal_id=applied.proposal.id, rule=applied.proposal.rule, files=applied.files, reason=reason)
 
 
+RUN_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{6}")  # what runlog.new_run_id makes
+
+
+@dataclass(frozen=True)
+class _Restore:
+    rel: str
+    backup: Path
+    before: str  # sha256 the run log recorded for the file before the run's first fix of it
+    after: str  # ... and after the run's last fix of it
+
+
 def rollback_run(project: DbtProject, log_dir: Path, run_id: str, log: RunLog) -> list[str]:
-    """Restore every file a run's fixes changed to what it was before the run's first fix."""
-    run_dir = log_dir / "backups" / run_id
-    if not run_dir.is_dir():
-        raise FixError(f"no backups for run {run_id} in {run_dir}")
-    restored: dict[str, Path] = {}
-    for fix_dir in sorted(run_dir.iterdir(), reverse=True):
-        listing = fix_dir / "files.json"
-        if listing.is_file():
-            for rel in json.loads(listing.read_text(encoding="utf-8")):
-                restored[rel] = fix_dir / rel  # earlier fixes overwrite later ones: the oldest backup wins
-    for rel, backup in restored.items():
-        _atomic_write(safe_path(project, rel), backup.read_bytes())
-    log.emit("rollback", run=run_id, files=sorted(restored), reason="manual rollback of the run")
-    return sorted(restored)
+    """Restore every file a run's fixes changed to what it was before the run's first fix.
+
+    Only what adp's own run log recorded counts: the run's `fix_applied` events name the files, the
+    backup folders and the sha256 of each file before and after; a backup that does not hash to the
+    recorded value, or a file changed since the run, is refused before anything is written.
+    """
+    restores = _restores(log_dir, run_id)
+    todo = []
+    for r in restores:
+        path = editable_path(project, r.rel)
+        current = sha256_file(path) if path.is_file() else None
+        if current == r.before:
+            continue  # already as it was (the fix was rolled back in the run, or restored before)
+        if current != r.after:
+            raise FixError(f"{r.rel}: changed since run {run_id} fixed it; restore it by hand (see {r.backup})")
+        data = _backup_bytes(r)
+        todo.append((path, data, r.rel))
+    for path, data, _ in todo:
+        _atomic_write(path, data)
+    restored = sorted(rel for _, _, rel in todo)
+    log.emit("rollback", run=run_id, files=restored, reason="manual rollback of the run")
+    return restored
+
+
+def _restores(log_dir: Path, run_id: str) -> list[_Restore]:
+    if not RUN_ID.fullmatch(run_id):
+        raise UsageError(f"`{run_id}` is not a run id (adp's run ids look like 20261126T172144-8658e2)")
+    events = list(read_events(log_dir, run_id))
+    if not any(ev.get("event") == "run_started" for ev in events):
+        raise UsageError(f"run {run_id} is not in the run log {log_dir / LOG_NAME}")
+    applied = [ev for ev in events if ev.get("event") == "fix_applied"]
+    if not applied:
+        raise FixError(f"run {run_id} applied no fixes; there is nothing to roll back")
+    run_backups = (log_dir / "backups" / run_id).resolve()
+    first: dict[str, _Restore] = {}
+    last_after: dict[str, str] = {}
+    for ev in applied:
+        hashes = ev.get("sha256")
+        if not isinstance(hashes, dict):
+            raise FixError(f"run {run_id}: a fix_applied event has no recorded sha256 (an older adp); restore by hand")
+        backup_dir = Path(str(ev.get("backup_dir", "")))
+        if backup_dir.parent.resolve() != run_backups:
+            raise FixError(f"run {run_id}: backup folder {backup_dir} is not under {run_backups}")
+        for rel, sha in hashes.items():
+            first.setdefault(rel, _Restore(rel, backup_dir / rel, sha["before"], sha["after"]))
+            last_after[rel] = sha["after"]
+    return [_Restore(r.rel, r.backup, r.before, last_after[r.rel]) for r in first.values()]
+
+
+def _backup_bytes(r: _Restore) -> bytes:
+    if r.backup.is_symlink() or not r.backup.is_file():
+        raise FixError(f"{r.rel}: its backup {r.backup} is missing or not a plain file")
+    data = r.backup.read_bytes()
+    if hashlib.sha256(data).hexdigest() != r.before:
+        raise FixError(f"{r.rel}: the backup {r.backup} does not match the sha256 the run log recorded; not restored")
+    return data
 
 
 def edits_from_json(items: list[dict]) -> list[Edit]:

@@ -27,7 +27,9 @@ class LockTimeout(AdpError):
 
 
 class FixError(AdpError):
-    """A fix proposal cannot be applied (stale, outside the project, not found)."""
+    """A fix or a rollback is refused (malformed, stale, outside the project, weakens a test, not found): exit 2."""
+
+    exit_code = 2
 
 
 class Interrupted(BaseException):

@@ -5,6 +5,7 @@ deterministic errors go to diagnosis and a fix instead of being retried blindly.
 """
 from __future__ import annotations
 
+import os
 import random
 import re
 import shutil
@@ -15,16 +16,18 @@ from typing import Any
 
 import click
 
-from adp.apply import AppliedFix, apply_fix, render_diff, rollback
-from adp.artifacts import Manifest
+from adp.apply import AppliedFix, apply_fix, edited_texts, render_diff, rollback
+from adp.artifacts import Manifest, read_result
 from adp.config import Retry
 from adp.engine import EventHandler
 from adp.errors import FixError
 from adp.findings import write_findings
+from adp.fixes.effects import Baseline
 from adp.models import (
     EXIT_FAILED,
     EXIT_NEEDS_REVIEW,
     EXIT_OK,
+    EXIT_USAGE,
     PHASE_PARSE,
     Diagnosis,
     FixProposal,
@@ -40,6 +43,7 @@ rand = random.random
 
 OK_STATUSES = {"success", "pass", "warn", "no-op", "reused", "partial success"}
 SHARED_SUFFIXES = (".yml", ".yaml")
+STATE_DIR = "state"  # <log dir>/state/manifest.json: the last good run's parse, a baseline for the guards
 
 
 def backoff_delay(retry: Retry, attempt: int) -> float:
@@ -112,6 +116,11 @@ class Healer:
         if diag is None:
             diag = found[0] if found else Diagnosis(category="unknown", summary="approved fix", node=proposal.node)
         result = self._apply_and_verify(Plan([(diag, proposal, approved_by)]), stopped)
+        refused = next((r["refused"] for r in self.fixes if r["id"] == proposal.id and r.get("refused")), None)
+        if refused is not None:
+            outcome = self._finish(stopped, 1, "refused")
+            outcome.error = f"proposal {proposal.id} was refused: {refused}"
+            return outcome
         return self.loop(result, heal=True, attempts=2)
 
     def loop(self, result: RunResult, heal: bool, attempts: int) -> Outcome:
@@ -248,27 +257,84 @@ class Healer:
 
     # -- applying and verifying ---------------------------------------------------------------
     def _apply_and_verify(self, plan: Plan, before: RunResult) -> RunResult:
+        """Apply the plan's fixes one by one (each judged on its effect), verify them with one build.
+
+        Whatever stops this midway (Ctrl-C, SIGTERM, a crash) rolls back every fix not yet kept.
+        """
+        manifest = self._manifest(before)
+        baseline = self._baseline(before, manifest)
+        applied: list[tuple[Diagnosis, AppliedFix]] = []
+        try:
+            for diag, proposal, by in plan.items:
+                fix = self._apply_one(diag, proposal, by, manifest, baseline)
+                if fix is not None:
+                    applied.append((diag, fix))
+            if not applied:
+                return before
+            return self._verify(applied, before, manifest)
+        except BaseException:
+            for _, fix in applied:
+                if fix not in self.kept and all(fix is not f for f, _ in self.rolled_back):
+                    rollback(self.ws.project, fix, self.s.log, "interrupted before the fix was verified")
+            raise
+
+    def _apply_one(self, diag: Diagnosis, proposal: FixProposal, by: str, manifest: Manifest,
+                   baseline: Baseline | None) -> AppliedFix | None:
+        """Guard, write and judge one fix; None when it was refused (and nothing of it is left on disk)."""
         from adp.fixes.guards import check
 
-        manifest = self._manifest(before)
-        applied: list[tuple[Diagnosis, AppliedFix]] = []
-        full_refresh = False
-        for diag, proposal, by in plan.items:
-            self.tried.add(proposal.id)
-            record = {**_proposal_fields(proposal), "applied": False, "rolled_back": False, "approved_by": by}
-            self.fixes.append(record)
-            try:
-                check(proposal, self.ws.project, manifest)
-                fix = apply_fix(self.ws.project, proposal, self.ws.log_dir, self.s.log, by)
-            except FixError as exc:
-                record["refused"] = str(exc)
-                self.s.log.emit("fix_refused", proposal_id=proposal.id, rule=proposal.rule, reason=str(exc))
-                continue
-            record.update(applied=True, diff=fix.diff)
-            applied.append((diag, fix))
-            full_refresh = full_refresh or bool((proposal.action or {}).get("full_refresh"))
-        if not applied:
-            return before
+        self.tried.add(proposal.id)
+        record = {**_proposal_fields(proposal), "applied": False, "rolled_back": False, "approved_by": by}
+        self.fixes.append(record)
+        try:
+            check(proposal, self.ws.project, manifest)
+            texts = edited_texts(self.ws.project, proposal)
+            fix = apply_fix(self.ws.project, proposal, self.ws.log_dir, self.s.log, by)
+        except FixError as exc:
+            return self._refuse(record, proposal, str(exc))
+        reason = self._judge(diag, proposal, by, texts, baseline) if proposal.edits else None
+        if reason is not None:
+            rollback(self.ws.project, fix, self.s.log, reason)
+            return self._refuse(record, proposal, reason)
+        record.update(applied=True, diff=fix.diff)
+        return fix
+
+    def _refuse(self, record: dict[str, Any], proposal: FixProposal, reason: str) -> None:
+        record["refused"] = reason
+        self.s.log.emit("fix_refused", proposal_id=proposal.id, rule=proposal.rule, reason=reason)
+        return None
+
+    def _baseline(self, before: RunResult, manifest: Manifest) -> Baseline | None:
+        """What a fix is judged against: this build's parse, else (parse failed) the last good run's."""
+        root = self.ws.project.project_dir
+        if before.phase != PHASE_PARSE and manifest.data.get("nodes"):
+            return Baseline(manifest.data, last_good=False, project_dir=root)
+        for kept in (Manifest(self.ws.log_dir / STATE_DIR), manifest):
+            if kept.data.get("nodes"):
+                return Baseline(kept.data, last_good=True, project_dir=root)
+        return None
+
+    def _judge(self, diag: Diagnosis, proposal: FixProposal, by: str, texts: dict[str, tuple[str, str]],
+               baseline: Baseline | None) -> str | None:
+        """Parse the project with the fix on disk and compare it with `baseline`; the reason to refuse, or None."""
+        from adp.fixes.effects import judge
+
+        if baseline is None:
+            return "no parse of the project before the fix to compare with; refused (fail closed)"
+        args = ["parse", *(["--vars", self.s.spec.vars] if self.s.spec.vars else [])]
+        parsed = self.s.engine.invoke(self.ws.project, args, None)
+        self.s.log.emit("fix_parsed", proposal_id=proposal.id, exit_code=parsed.exit_code, elapsed=round(parsed.elapsed, 3))
+        if parsed.exit_code != 0:
+            first = (read_result(self.ws.project, parsed).error or "").strip().splitlines()
+            return "the project does not parse after the fix; refused: " + (first[0][:200] if first else "dbt parse failed")
+        try:
+            judge(baseline, Manifest(self.ws.project.target_dir).data, diag, texts, by)
+        except FixError as exc:
+            return str(exc)
+        return None
+
+    def _verify(self, applied: list[tuple[Diagnosis, AppliedFix]], before: RunResult, manifest: Manifest) -> RunResult:
+        full_refresh = any((fix.proposal.action or {}).get("full_refresh") for _, fix in applied)
         select = self._verify_selection([f for _, f in applied], before, manifest)
         self._last_select = select
         after = self.s.build(select=select, full_refresh=full_refresh)
@@ -321,7 +387,8 @@ class Healer:
 
     # -- the end ------------------------------------------------------------------------------
     def _finish(self, result: RunResult, attempts: int, status: str) -> Outcome:
-        exit_code = {"success": EXIT_OK, "healed": EXIT_OK, "needs_review": EXIT_NEEDS_REVIEW}.get(status, EXIT_FAILED)
+        exit_code = {"success": EXIT_OK, "healed": EXIT_OK, "needs_review": EXIT_NEEDS_REVIEW,
+                     "refused": EXIT_USAGE}.get(status, EXIT_FAILED)
         outcome = Outcome(
             run_id=self.s.run_id,
             status=status,
@@ -352,7 +419,17 @@ class Healer:
         """Validate a green run against the last good one, then make it the new baseline."""
         from adp.validate import check_good_run
 
+        _keep_manifest(self.ws.project.target_dir / "manifest.json", self.ws.log_dir / STATE_DIR)
         outcome.validation = [f.to_dict() for f in check_good_run(self.ws, self.s.run_id, result, self.s.log)]
+
+
+def _keep_manifest(source: Path, state_dir: Path) -> None:
+    """Copy a good run's manifest.json beside the logs (atomically): the guards' baseline when a project stops parsing."""
+    if source.is_file():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / ".manifest.json.tmp"
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, state_dir / "manifest.json")
 
 
 def _defines_node(manifest: Manifest, rel: str) -> bool:

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from adp.apply import edits_from_json, safe_path, sha256_file
+from adp.apply import edits_from_json, sha256_file
+from adp.editable import safe_path
 from adp.errors import FixError
 from adp.models import FixProposal
 from adp.project import DbtProject
@@ -93,9 +94,16 @@ def proposal_from_file(project: DbtProject, path: str | Path) -> FixProposal:
     edits = data.get("edits") or []
     data.setdefault("id", proposal_id(data.get("rule", "agent"), edits))
     if "file_sha256" not in data:
-        data["file_sha256"] = {e["path"]: sha256_file(safe_path(project, e["path"])) for e in edits if "path" in e}
+        data["file_sha256"] = {e["path"]: _sha256_of(project, e["path"]) for e in edits if "path" in e}
     data.setdefault("rule", "agent")
     return proposal_from_dict(data)
+
+
+def _sha256_of(project: DbtProject, rel: str) -> str:
+    path = safe_path(project, rel)
+    if not path.is_file():
+        raise FixError(f"{rel}: no such file in the project {project.project_dir}")
+    return sha256_file(path)
 
 
 def proposal_id(rule: str, edits: list[dict[str, Any]]) -> str:

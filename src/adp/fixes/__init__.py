@@ -8,10 +8,12 @@ only produce a low-confidence `needs_review` suggestion: the loop escalates them
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from adp.artifacts import Manifest
 from adp.errors import FixError
-from adp.fixes import actions, guards, sql, templates, typos
+from adp.fixes import actions, effects, guards, sql, templates, typos
+from adp.fixes.confidence import MEANING_CHANGE_CAP
 from adp.fixes.context import FixContext
 from adp.models import Diagnosis, FixProposal, RunResult
 from adp.project import DbtProject
@@ -70,5 +72,8 @@ def propose(
             except FixError as exc:
                 log.warning("rule %s proposal refused by the guards: %s", rule.__name__, exc)
                 continue
+            if effects.touches_test_code(ctx.manifest.data, {e.path for e in p.edits}):
+                p = replace(p, confidence=min(p.confidence, MEANING_CHANGE_CAP), needs_review=True,
+                            rationale=p.rationale + " (it edits a macro that tests run: a person decides)")
             found.setdefault(p.id, p)
     return sorted(found.values(), key=lambda p: (p.needs_review, -p.confidence))
