@@ -11,6 +11,8 @@ from typing import Any, Literal
 import yaml
 
 from adp.errors import ConfigError
+from adp.yaml_load import describe as describe_yaml_error
+from adp.yaml_load import load_yaml
 
 MODES = ("autonomous", "human-in-loop")
 
@@ -151,13 +153,19 @@ def _coerce(hint: Any, value: Any, file: str | Path, key: str) -> Any:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; a syntax error becomes a ConfigError naming the file and line."""
+    """Parse a YAML file; a syntax error or a duplicate key becomes a ConfigError naming the file and line.
+
+    An unclosed quote is reported on the line where it opens, not at the end of the file.
+    """
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "<file>", f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        return load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "<file>"
-        raise ConfigError(str(path), where, f"invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+        line, problem = describe_yaml_error(exc, text)
+        raise ConfigError(str(path), f"line {line}" if line else "<file>", problem) from exc
 
 
 def load_execution_config(config_dir: Path) -> ExecutionConfig:

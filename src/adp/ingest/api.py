@@ -127,6 +127,11 @@ def validate(source: Source, file: Path) -> None:
             require_env(getattr(auth, attr), file, f"{key}.{attr}")
 
 
+def targets(source: Source) -> list[tuple[str, Target, str]]:
+    """Every endpoint's table (known from the settings alone)."""
+    return [(f"{source.key}.endpoints[{i}]", ep, ep.table or ep.name) for i, ep in enumerate(source.settings.endpoints)]
+
+
 def plan(source: Source, ctx: Context) -> list[Job]:
     s: ApiSource = source.settings
     jobs = []
@@ -135,7 +140,7 @@ def plan(source: Source, ctx: Context) -> list[Job]:
         jobs.append(Job(
             source, ep.table or ep.name, ep, ctx.config.resolve(db) if db else None,
             _extractor(s, ep), token=None, stale_after_seconds=s.stale_after_minutes * 60,
-            cursor_field=ep.incremental.cursor_field,
+            cursor_field=ep.incremental.cursor_field, origin=s.base_url.rstrip("/") + "/" + ep.path.lstrip("/"),
         ))
     return jobs
 
@@ -308,4 +313,4 @@ def _extractor(s: ApiSource, ep: Endpoint):
     return extract
 
 
-KIND = Kind("apis", ApiSource, plan, validate)
+KIND = Kind("apis", ApiSource, plan, validate, targets)

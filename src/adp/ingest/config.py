@@ -48,6 +48,11 @@ class Source:
     def enabled(self) -> bool:
         return bool(getattr(self.settings, "enabled", True))
 
+    @property
+    def required(self) -> bool:
+        """Input that matches nothing is an error, not a warning (kinds with a `required` setting)."""
+        return bool(getattr(self.settings, "required", False))
+
 
 @dataclass(frozen=True)
 class SourcesConfig:
@@ -102,7 +107,58 @@ def load_sources(config_dir: Path) -> SourcesConfig | None:
             if kind.validate is not None:
                 kind.validate(source, path)
             sources.append(source)
-    return SourcesConfig(path, path.parent.parent.resolve(), top.project, top.database, top.state_schema, tuple(sources))
+    config = SourcesConfig(path, path.parent.parent.resolve(), top.project, top.database, top.state_schema, tuple(sources))
+    check_targets(config)
+    return config
+
+
+STATE_TABLES = ("_loads", "_state", "_rejects")
+
+
+def table_identity(config: SourcesConfig, database: str | Path | None, schema: str, table: str) -> tuple[str | None, str, str]:
+    """(DuckDB file or None for the profile's, schema, table) as DuckDB compares them: identifiers ignore case."""
+    db = database or config.database
+    return (str(config.resolve(db)) if db else None, schema.lower(), table.lower())
+
+
+def check_targets(config: SourcesConfig) -> None:
+    """Two enabled sources (or endpoints) loading one table would replace each other's rows: refuse them.
+
+    Checks the tables the settings name (`table:`, an endpoint, a file pattern without wildcards); tables
+    named after files found by a glob are checked when the sources are planned (`adp.ingest.run`).
+    """
+    from adp.ingest.registry import KINDS
+
+    seen: dict[tuple[str | None, str, str], tuple[str, str]] = {}
+    for source in config.sources:
+        kind = KINDS.get(source.kind)
+        if not source.enabled or kind is None or kind.targets is None:
+            continue
+        for key, target, table in kind.targets(source):
+            check_own_table(config, target.schema, table, key)
+            ident = table_identity(config, target.database, target.schema, table)
+            if ident in seen:
+                raise duplicate_target(config.path, key, f"{target.schema}.{table}", *seen[ident])
+            seen[ident] = (key, f"{target.schema}.{table}")
+
+
+def check_own_table(config: SourcesConfig, schema: str, table: str, key: str) -> None:
+    """A source may not load into adp's own tables (`_loads`, `_state`, `_rejects`, `_adp_*` staging)."""
+    low = table.lower()
+    if (schema.lower() == config.state_schema.lower() and low in STATE_TABLES) or low.startswith("_adp_"):
+        raise ConfigError(str(config.path), key, f"`{schema}.{table}` is a table adp keeps for itself; choose another table name")
+
+
+def duplicate_target(file: Path, key: str, table: str, first_key: str, first_table: str, origin: str = "",
+                     first_origin: str = "") -> ConfigError:
+    """The error for two sources loading one table; names the file and both sources' keys."""
+    what, first_what = (f"{origin} " if origin else ""), (f"{first_origin} " if first_origin else "")
+    case = "" if table == first_table else f" (as {first_table}: DuckDB table names ignore case)"
+    return ConfigError(
+        str(file), key,
+        f"loads {what}into {table}, the table `{first_key}` loads {first_what}into{case}; one load would replace "
+        "the other's rows. Give one of them another `table:` or `schema:`, or read both inputs with one source",
+    )
 
 
 def check_target(target: Target, file: Path, key: str) -> None:

@@ -8,6 +8,7 @@ Settings (under `sources.files.<name>`)::
     table: null               # one table for every matching file; default: one table per file, named by its stem
     options: {delim: ";"}     # passed to read_csv / read_parquet / read_json unchanged
     max_rejects: 0            # CSV rows DuckDB cannot parse are kept in `_rejects`; more than this fails the load
+    required: false           # true: no matching file is an error (`adp run` stops before dbt), not a warning
 
 plus the Target settings (schema, write, primary_key, on_schema_change, database).
 """
@@ -29,6 +30,7 @@ EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet"
               ".ndjson": "ndjson", ".jsonl": "ndjson"}
 _READERS = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json", "ndjson": "read_json"}
 _OPTION = re.compile(r"^[a-z_][a-z0-9_]*$")
+_GLOB = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class FileSource(Target):
     table: str | None = None  # every matching file into this one table (default: a table per file)
     options: dict[str, Any] = field(default_factory=dict)  # DuckDB reader options, passed unchanged
     max_rejects: int = 0  # malformed CSV rows tolerated before the load fails
+    required: bool = False  # a path/pattern that matches no file is an error instead of a warning
 
 
 def validate(source: Source, file: Path) -> None:
@@ -54,17 +57,44 @@ def validate(source: Source, file: Path) -> None:
         raise ConfigError(str(file), f"{source.key}.max_rejects", "must be >= 0")
 
 
+def targets(source: Source) -> list[tuple[str, Target, str]]:
+    """The table the settings name: `table:`, or the stem of a pattern without wildcards."""
+    s: FileSource = source.settings
+    if s.table is not None:
+        return [(f"{source.key}.table", s, s.table)]
+    if not _GLOB.search(s.pattern):
+        return [(f"{source.key}.pattern", s, table_name(Path(s.pattern).stem))]
+    return []
+
+
 def plan(source: Source, ctx: Context) -> list[Job]:
     s: FileSource = source.settings
     folder = ctx.config.resolve(s.path)
-    matched = sorted(p for p in folder.glob(s.pattern) if p.is_file()) if folder.is_dir() else []
+    where = f"{folder}/{s.pattern}"
     database = ctx.config.resolve(s.database or ctx.config.database) if (s.database or ctx.config.database) else None
-    if s.table is not None or not matched:
-        groups = {s.table or table_name(source.name): matched}
+    matched = sorted(p for p in folder.glob(s.pattern) if p.is_file()) if folder.is_dir() else []
+    if not matched:
+        if folder.is_file():
+            why = f"`path` {folder} is a file, not a directory (name the directory in `path`, the file in `pattern`)"
+        elif not folder.exists():
+            why = f"the directory {folder} does not exist"
+        else:
+            why = f"no files match {where}"
+        table = s.table or (table_name(Path(s.pattern).stem) if not _GLOB.search(s.pattern) else table_name(source.name))
+        return [Job(source, table, s, database, _extractor(s, [], where), token=_token(s, []), missing=why, origin=where)]
+    if s.table is not None:
+        groups = {s.table: matched}
     else:
-        groups = {table_name(p.stem): [p] for p in matched}
+        groups = {}
+        for p in matched:
+            groups.setdefault(table_name(p.stem), []).append(p)
+        clash = next((paths for paths in groups.values() if len(paths) > 1), None)
+        if clash:
+            raise ValueError(f"{', '.join(map(str, clash))} would all load into {s.schema}.{table_name(clash[0].stem)} "
+                             "and replace each other: set `table:` to load them into one table, or rename one")
     return [
-        Job(source, table, s, database, _extractor(s, paths, f"{folder}/{s.pattern}"), token=_token(s, paths))
+        Job(source, table, s, database, _extractor(s, paths, where), token=_token(s, paths),
+            origin=str(paths[0]) if len(paths) == 1 else where)
         for table, paths in groups.items()
     ]
 
@@ -118,9 +148,9 @@ def _extractor(settings: FileSource, paths: list[Path], where: str):
         sql = "SELECT * FROM " + call(_READERS[fmt], [str(p) for p in present], options)
         size = sum(p.stat().st_size for p in present)
         return Batch(sql, files=len(present), bytes=size, rejects=rejects, max_rejects=settings.max_rejects,
-                     warnings=warnings, stats={"format": fmt})
+                     warnings=warnings, stats={"format": fmt}, inputs=tuple(map(str, present)))
 
     return extract
 
 
-KIND = Kind("files", FileSource, plan, validate)
+KIND = Kind("files", FileSource, plan, validate, targets)

@@ -40,6 +40,7 @@ class Batch:
     max_rejects: int = 0  # more rejected rows than this fail the load
     warnings: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)  # kind-specific numbers (pages, requests, retries)
+    inputs: tuple[str, ...] = ()  # what was read (file paths, URLs), for messages
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Job:
     token: str | None = None  # changes whenever the inputs change; None: stale after `stale_after_seconds`
     stale_after_seconds: float | None = None
     cursor_field: str | None = None  # incremental: after a load, max(cursor_field) becomes the saved cursor
+    missing: str | None = None  # why the source has no input at all (`no files match ...`); None: it has some
+    origin: str = ""  # the inputs behind this table (a file, a glob, a URL), for messages
 
     @property
     def qualified(self) -> str:
@@ -75,3 +78,6 @@ class Kind:
     config: type  # frozen dataclass for one source's settings
     plan: Callable[[Source, Context], list[Job]]  # settings -> jobs (cheap: no data is read here)
     validate: Callable[[Source, Path], None] | None = None  # cross-field checks; raise ConfigError
+    # The tables known from the settings alone, as (config key, target settings, table name): two sources
+    # (or endpoints) loading one table are refused when sources.yml is read. None: known only from `plan`.
+    targets: Callable[[Source], list[tuple[str, Target, str]]] | None = None

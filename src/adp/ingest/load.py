@@ -2,6 +2,8 @@
 
 A failure anywhere (unreadable file, too many rejects, schema drift under `fail`) rolls the transaction
 back, so the previous table and cursor stay as they were; the failure itself is recorded in `_loads`.
+Input that yields no rows (an empty file, a CSV with only a header, an API with no records) and a source
+with no input at all (status `missing`) leave the previous table as it was, with a warning.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class LoadSummary:
     source: str
     kind: str
     table: str  # schema.table
-    status: str  # loaded | empty | error | skipped | disabled
+    status: str  # loaded | empty | missing | error | skipped | disabled
     database: str | None = None
     load_id: str | None = None
     rows: int = 0
@@ -65,17 +67,24 @@ def run_job(conn: Any, job: Job, ctx: Context, run_id: str, on_drift: Callable[[
                               "kind": job.source.kind, "table_name": job.qualified, "token": job.token,
                               "started_at": started}
     try:
-        prior = state.read_state(conn, schema, job)
-        batch = job.extract(ctx, prior)
-        summary.files, summary.bytes, summary.stats = batch.files, batch.bytes, batch.stats
-        summary.warnings += batch.warnings
-        if batch.sql is None:
-            summary.status = "empty"
-            summary.warnings.append("nothing to load; the table is left as it was")
+        if job.missing:
+            summary.status = "missing"
+            if job.source.required:
+                summary.error = missing_message(ctx.config.path, job)
+            else:
+                summary.warnings.append(f"{job.missing}; nothing loaded, {job.qualified} is left as it was")
         else:
-            ctx.progress({"event": "load_started", "table": job.qualified, "files": batch.files, "bytes": batch.bytes})
-            _load(conn, job, batch, prior, summary, schema, record, on_drift, t0)
-            summary.status = "loaded"
+            prior = state.read_state(conn, schema, job)
+            batch = job.extract(ctx, prior)
+            summary.files, summary.bytes, summary.stats = batch.files, batch.bytes, batch.stats
+            summary.warnings += batch.warnings
+            if batch.sql is None:
+                summary.status = "empty"
+                summary.warnings.append("nothing to load; the table is left as it was")
+            else:
+                ctx.progress({"event": "load_started", "table": job.qualified, "files": batch.files, "bytes": batch.bytes})
+                loaded = _load(conn, job, batch, prior, summary, schema, record, on_drift, t0)
+                summary.status = "loaded" if loaded else "empty"
     except Exception as exc:  # noqa: BLE001 - any failure of one source is reported, never raised
         _rollback(conn)
         summary.status, summary.error = "error", clip(str(exc).strip() or type(exc).__name__)
@@ -94,8 +103,15 @@ def run_job(conn: Any, job: Job, ctx: Context, run_id: str, on_drift: Callable[[
     return summary
 
 
+def missing_message(file: Any, job: Job) -> str:
+    """The error of a `required` source without input: names the file, the source's key and the reason."""
+    return f"{file}: `{job.source.key}`: required, but {job.missing}; {job.qualified} is left as it was"
+
+
 def _load(conn: Any, job: Job, batch: Batch, prior: JobState, summary: LoadSummary, schema: str,
-          record: dict[str, Any], on_drift: Callable[[dict[str, Any]], None], t0: float) -> None:
+          record: dict[str, Any], on_drift: Callable[[dict[str, Any]], None], t0: float) -> bool:
+    """Stage and swap/append/merge; False (rolled back, nothing changed) when the batch has no rows and the
+    table exists already: a header-only CSV must not replace loaded data with nothing."""
     tschema, table = job.target.schema, job.table
     target, stage = qualified(tschema, table), qualified(tschema, f"_adp_stage_{table}")
     loaded_at = record["started_at"]
@@ -115,6 +131,16 @@ def _load(conn: Any, job: Job, batch: Batch, prior: JobState, summary: LoadSumma
             f"line {first['line']}: {first['error']}",
             rejected, len(rejected),
         )
+    summary.rows = conn.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+    if summary.rows == 0 and _exists(conn, tschema, table):
+        conn.execute("ROLLBACK")
+        what = ", ".join(batch.inputs[:3]) + (f" and {len(batch.inputs) - 3} more" if len(batch.inputs) > 3 else "")
+        summary.warnings.append(f"{what or 'the input'}: no data rows (only a header?); nothing to load, "
+                                f"{job.qualified} is left as it was")
+        state.record_rejects(conn, schema, summary.load_id, job.qualified, rejected)
+        return False
+    if summary.rows == 0:
+        summary.warnings.append(f"no data rows (only a header?); {job.qualified} is created with its columns and no rows")
     columns = _columns(conn, stage)
     summary.fingerprint = fingerprint(columns)
     if prior.columns is not None and set(prior.columns) != set(columns):
@@ -123,15 +149,10 @@ def _load(conn: Any, job: Job, batch: Batch, prior: JobState, summary: LoadSumma
                   **summary.drift})
         if job.target.on_schema_change == "fail":
             raise LoadError(f"schema drift in {job.qualified} (on_schema_change: fail): {describe_drift(summary.drift)}")
-    summary.rows = conn.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
     if job.cursor_field:
         value = conn.execute(f"SELECT max({ident(job.cursor_field)})::VARCHAR FROM {stage}").fetchone()[0]
         summary.cursor = value if value is not None else prior.cursor
-    exists = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
-        [tschema, table],
-    ).fetchone()[0]
-    if job.target.write == "replace" or not exists:
+    if job.target.write == "replace" or not _exists(conn, tschema, table):
         conn.execute(f"DROP TABLE IF EXISTS {target}")
         conn.execute(f"ALTER TABLE {stage} RENAME TO {ident(table)}")
     else:
@@ -154,6 +175,15 @@ def _load(conn: Any, job: Job, batch: Batch, prior: JobState, summary: LoadSumma
         "finished_at": state.utcnow(),
     })
     conn.execute("COMMIT")
+    return True
+
+
+def _exists(conn: Any, schema: str, table: str) -> bool:
+    return conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
+        [schema, table],
+    ).fetchone()[0] > 0
 
 
 def _columns(conn: Any, relation: str) -> list[tuple[str, str]]:

@@ -6,10 +6,16 @@ from typing import Any, Callable, TextIO
 
 
 def format_load(load: dict[str, Any]) -> str:
-    """`loaded   raw.events  8 rows, 1 file(s), 0.4 MB, 0.02s` plus rejects, drift, warnings and errors below."""
+    """`loaded   raw.events  8 rows, 1 file(s), 0.4 MB, 0.02s` plus rejects, drift, warnings and errors below.
+
+    A source whose path or pattern matches nothing shows as `missing` with the reason below it.
+    """
     what = load["table"] or load["source"]
     if load["status"] in ("skipped", "disabled"):
         lines = [f"{load['status']:<8} {what}  ({load.get('note') or ''})"]
+    elif load["status"] == "missing":
+        required = " (required)" if load.get("error") else ""
+        lines = [f"missing  {what}  no input{required}; nothing loaded, the table is left as it was"]
     else:
         mb, secs = load["bytes"] / 1e6, load["seconds"]
         rate = f", {mb / secs:.1f} MB/s" if secs and mb >= 1 else ""

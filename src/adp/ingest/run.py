@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import duckdb
 
-from adp.errors import UsageError
+from adp.errors import AdpError, UsageError
 from adp.ingest import state
-from adp.ingest.config import Source, SourcesConfig, load_sources
+from adp.ingest.config import Source, SourcesConfig, check_own_table, duplicate_target, load_sources
 from adp.ingest.job import Context, Job
-from adp.ingest.load import LoadSummary, run_job
+from adp.ingest.load import LoadSummary, missing_message, run_job
 from adp.ingest.registry import KINDS
 from adp.lock import WriterLock
 from adp.runlog import RunLog, new_run_id
@@ -24,6 +24,22 @@ if TYPE_CHECKING:
     from adp.workspace import Workspace
 
 Progress = Callable[[dict[str, Any]], None]
+
+
+class SourceMissing(AdpError):
+    """`adp run`: a source marked `required: true` has no input (its path or pattern matches nothing).
+
+    Raised before anything is loaded, so dbt does not run on data that lacks it and every table stays
+    as it was. Exit 1 (the run failed on its inputs; the config itself is valid). `loads` are the
+    summaries of the missing sources (status `missing`, `error` set).
+    """
+
+    exit_code = 1
+
+    def __init__(self, messages: list[str], loads: list[dict[str, Any]]):
+        self.loads = loads
+        super().__init__("\n".join(messages) + "\nnothing was ingested and dbt did not run; add the input "
+                         "(or set `required: false`) and run again")
 
 
 def run_ingest(
@@ -42,12 +58,16 @@ def run_ingest(
         names: source names; unknown names raise UsageError (with the closest match).
         kinds: only sources of these kinds (`files`, `apis`); None: every kind.
         stale_only: skip jobs whose inputs did not change since their last successful load.
-        log: run log receiving `ingest_loaded`, `ingest_skipped`, `ingest_failed`, `schema_drift`.
+        log: run log receiving `ingest_loaded`, `ingest_skipped`, `ingest_missing`, `ingest_failed`, `schema_drift`.
         progress: receives progress events (`load_started`, `load_finished`, `page`).
         sleep: used for HTTP retry waits.
 
+    A source whose path or pattern matches nothing comes back with status `missing` (a warning; with
+    `required: true` also an `error`), and its table is left as it was.
+
     Raises:
-        ConfigError: sources.yml is invalid. UsageError: it is missing, or a name is unknown.
+        ConfigError: sources.yml is invalid, or two sources would load one table (checked before any load).
+        UsageError: it is missing, or a name is unknown.
     """
     config = load_sources(ws.config_dir)
     if config is None:
@@ -63,10 +83,14 @@ def run_ingest(
 def ingest_for_run(ws: "Workspace", log: RunLog) -> list[dict[str, Any]]:
     """`adp run`'s ingest: stale or changed sources that load into this profile's DuckDB file.
 
-    Returns one summary per attempted load (status loaded, empty or error); skipped sources are only
-    logged. No sources.yml, or one that feeds another dbt project, means nothing to do. The caller
-    holds the writer lock. A failing source is reported, never raised; an invalid sources.yml raises
-    ConfigError.
+    Returns one summary per attempted load (status loaded, empty, missing or error); skipped sources are
+    only logged. A source without input (status `missing`) is reported on every run, never skipped as
+    unchanged. No sources.yml, or one that feeds another dbt project, means nothing to do. The caller
+    holds the writer lock. A failing source is reported, never raised.
+
+    Raises:
+        ConfigError: sources.yml is invalid, or two sources would load one table (before any load).
+        SourceMissing: a `required` source matches nothing (before any load; exit 1).
     """
     from adp.warehouses.duckdb import database_path
 
@@ -74,7 +98,7 @@ def ingest_for_run(ws: "Workspace", log: RunLog) -> list[dict[str, Any]]:
     if config is None or not _feeds(config, ws) or database_path(ws.project) is None:
         return []
     summaries = _ingest(ws, config, pick(config, [], None), stale_only=True, log=log, progress=None,
-                        sleep=time.sleep, profile_only=True)
+                        sleep=time.sleep, profile_only=True, stop_on_required=True)
     return [s.to_dict() for s in summaries if s.status not in ("skipped", "disabled")]
 
 
@@ -97,7 +121,8 @@ def _feeds(config: SourcesConfig, ws: "Workspace") -> bool:
 
 
 def _ingest(ws: "Workspace", config: SourcesConfig, sources: list[Source], *, stale_only: bool, log: RunLog,
-            progress: Progress | None, sleep: Callable[[float], None], profile_only: bool) -> list[LoadSummary]:
+            progress: Progress | None, sleep: Callable[[float], None], profile_only: bool,
+            stop_on_required: bool = False) -> list[LoadSummary]:
     from adp.warehouses.duckdb import database_path
 
     profile_db = database_path(ws.project)
@@ -113,6 +138,9 @@ def _ingest(ws: "Workspace", config: SourcesConfig, sources: list[Source], *, st
                 jobs += KINDS[source.kind].plan(source, ctx)
             except Exception as exc:  # noqa: BLE001 - a source that cannot be planned is reported, not raised
                 summaries.append(_failed(log, LoadSummary(source.name, source.kind, "", "error", error=str(exc))))
+        _check_collisions(config, ctx, jobs, [s for s in config.sources if s.enabled and s not in sources], profile_db)
+        if stop_on_required:
+            _stop_on_required(config, log, [j for j in jobs if not profile_only or (j.database or profile_db) == profile_db])
         conns: dict[Path, Any] = {}
         for number, job in enumerate(jobs, 1):
             db = job.database or profile_db
@@ -131,15 +159,57 @@ def _ingest(ws: "Workspace", config: SourcesConfig, sources: list[Source], *, st
                 blank.status, blank.error = "error", f"cannot open {db}: {exc}"
                 summaries.append(_failed(log, blank))
                 continue
-            if stale_only and not job.is_stale(state.read_state(conn, config.state_schema, job), time.time()):
+            if stale_only and not job.missing and not job.is_stale(state.read_state(conn, config.state_schema, job), time.time()):
                 blank.note = "unchanged since its last load"
                 summaries.append(_note(log, blank))
                 continue
             ctx.progress({"event": "job", "table": job.qualified, "number": number, "total": len(jobs)})
             summary = run_job(conn, job, ctx, log.run_id, lambda d: log.emit("schema_drift", **d))
             summary.database = str(db)
-            summaries.append(_failed(log, summary) if summary.status == "error" else _loaded(log, summary))
+            if summary.status == "missing":
+                summaries.append(_missing(log, summary))
+            else:
+                summaries.append(_failed(log, summary) if summary.status == "error" else _loaded(log, summary))
     return summaries
+
+
+def _check_collisions(config: SourcesConfig, ctx: Context, jobs: list[Job], others: list[Source], profile_db: Path | None) -> None:
+    """Two jobs loading one table (names compared as DuckDB does, ignoring case) raise ConfigError before any load.
+
+    sources.yml's own check covers the tables the settings name; this one covers tables named after the
+    files a glob finds. `others` (enabled sources not ingested now) are planned too, so `adp ingest a`
+    cannot replace what `b` loads; a source of them that cannot be planned is left out.
+    """
+    planned = list(jobs)
+    for source in others:
+        try:
+            planned += KINDS[source.kind].plan(source, ctx)
+        except Exception:  # noqa: BLE001 - reported when that source itself is ingested
+            continue
+    seen: dict[tuple[str | None, str, str], Job] = {}
+    for job in planned:
+        check_own_table(config, job.target.schema, job.table, job.source.key)
+        if job.missing:  # loads nothing; a table named by the settings was checked when sources.yml was read
+            continue
+        db = job.database or profile_db
+        ident = (str(db) if db else None, job.target.schema.lower(), job.table.lower())
+        first = seen.setdefault(ident, job)
+        if first is not job:
+            raise duplicate_target(config.path, job.source.key, job.qualified, first.source.key, first.qualified,
+                                   job.origin, first.origin)
+
+
+def _stop_on_required(config: SourcesConfig, log: RunLog, jobs: list[Job]) -> None:
+    """`adp run`: a required source without input stops the run here, before any load (SourceMissing)."""
+    missing = [j for j in jobs if j.missing and j.source.required]
+    if not missing:
+        return
+    loads = []
+    for job in missing:
+        s = LoadSummary(job.source.name, job.source.kind, job.qualified, "missing",
+                        database=str(job.database) if job.database else None, error=missing_message(config.path, job))
+        loads.append(_missing(log, s).to_dict())
+    raise SourceMissing([load["error"] for load in loads], loads)
 
 
 def _connect(stack: ExitStack, db: Path, schema: str) -> Any:
@@ -157,6 +227,12 @@ def _loaded(log: RunLog, s: LoadSummary) -> LoadSummary:
 
 def _failed(log: RunLog, s: LoadSummary) -> LoadSummary:
     log.emit("ingest_failed", source=s.source, table=s.table, error=s.error, load_id=s.load_id, rejects=s.rejects)
+    return s
+
+
+def _missing(log: RunLog, s: LoadSummary) -> LoadSummary:
+    log.emit("ingest_missing", source=s.source, table=s.table, required=s.error is not None,
+             reason=s.error or (s.warnings[0] if s.warnings else None), load_id=s.load_id)
     return s
 
 
@@ -187,5 +263,5 @@ def ingest(ws: "Workspace", names: Iterable[str] = (), *, all_sources: bool = Fa
         raise UsageError("pass source names or --all, not both")
     with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds):
         summaries = run_ingest(ws, names, kinds=kinds, stale_only=stale_only, progress=progress)
-    failed = any(s.status == "error" for s in summaries)
+    failed = any(s.status == "error" or s.error is not None for s in summaries)  # incl. a required source missing
     return IngestOutcome("error" if failed else "ok", 1 if failed else 0, [s.to_dict() for s in summaries])
