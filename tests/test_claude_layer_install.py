@@ -97,6 +97,34 @@ def test_refuses_to_overwrite_a_file_the_user_changed_since(tmp_path):
     assert skill.read_text().endswith("our own note\n")
 
 
+def test_install_ignores_the_writer_lock_in_git_once(tmp_path):
+    """`<db>.duckdb.adp.lock` beside the DuckDB file must not show in `git status`: install appends the
+    pattern to the repo's .gitignore, keeps what was there, and does not append it twice."""
+    repo = foreign_repo(tmp_path)
+    (repo / ".gitignore").write_bytes(b"target/\n*.duckdb")  # no trailing newline
+    res = install(repo)
+    assert res.returncode == 0, res.stderr
+    assert res.json()["gitignore_updated"] is True
+    text = (repo / ".gitignore").read_text()
+    assert text.startswith("target/\n*.duckdb\n") and text.splitlines().count("*.adp.lock") == 1
+    assert ".gitignore" not in res.json()["written"]  # the user's file, not one adp owns
+    again = install(repo)
+    assert again.returncode == 0 and again.json()["gitignore_updated"] is False
+    assert (repo / ".gitignore").read_text() == text
+    lock = repo / "analytics" / "team.duckdb.adp.lock"
+    lock.write_text("adp pid 1")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo, capture_output=True, text=True, check=True)
+    assert "adp.lock" not in status.stdout and "analytics/dbt_project.yml" in status.stdout
+
+
+def test_install_creates_a_gitignore_when_there_is_none(tmp_path):
+    repo = foreign_repo(tmp_path)
+    assert install(repo).returncode == 0
+    assert "*.adp.lock" in (repo / ".gitignore").read_text().splitlines()
+    assert (repo / "README.md").read_text() == "our repo\n"
+
+
 @pytest.mark.parametrize(
     "layout,message",
     [("none", "no dbt_project.yml"), ("two", "several dbt projects")],

@@ -2,7 +2,8 @@
 
 Copies the agents, skills, settings, the scripts they call and the JSON contracts, adjusting the dbt
 project path; records what it wrote (with sha256) in `.claude/adp-install.json` and refuses to
-overwrite any other file, or one changed since it wrote it, unless `force`.
+overwrite any other file, or one changed since it wrote it, unless `force`. Appends `*.adp.lock` (the
+writer lock beside the DuckDB file) to the repo's .gitignore once, so it never shows in `git status`.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from adp.errors import UsageError
 MANIFEST = ".claude/adp-install.json"
 SOURCE_DBT_DIR = "dbt"  # where the dbt project lives in adp's own repo (the settings' paths say ./dbt/)
 _LAYER = (".claude/agents/*.md", ".claude/skills/*/SKILL.md", "docs/schemas.md", "docs/schemas/*.schema.json")
+GITIGNORE_PATTERN = "*.adp.lock"
+_GITIGNORE_BLOCK = "# adp's writer lock, beside the DuckDB file\n" + GITIGNORE_PATTERN + "\n"
 _SKIP_DIRS = {"target", "dbt_packages", "node_modules", ".venv", ".git", "logs"}
 
 
@@ -33,6 +36,7 @@ class InstallResult:
     unchanged: list[str] = field(default_factory=list)
     overwritten: list[str] = field(default_factory=list)  # only with force
     manifest: str = ""
+    gitignore_updated: bool = False  # `*.adp.lock` was appended to the repo's .gitignore
 
 
 def source_root() -> Path:
@@ -132,7 +136,19 @@ def install(repo_dir: str | Path, dbt_dir: str | Path | None = None, force: bool
     manifest = {"adp_version": version("adp"), "dbt_project_dir": dbt_rel,
                 "files": {rel: _sha(data) for rel, data in sorted(files.items())}}
     _write(repo / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    result.gitignore_updated = ignore_lock_files(repo)
     return result
+
+
+def ignore_lock_files(repo: Path) -> bool:
+    """Append `*.adp.lock` to `repo/.gitignore` unless a line already says so; True when it appended."""
+    path = repo / ".gitignore"
+    current = path.read_bytes() if path.is_file() else b""
+    if any(line.strip() in (GITIGNORE_PATTERN.encode(), b"**/" + GITIGNORE_PATTERN.encode()) for line in current.splitlines()):
+        return False
+    separator = b"\n" if current and not current.endswith(b"\n") else b""
+    _write(path, current + separator + _GITIGNORE_BLOCK.encode("utf-8"))
+    return True
 
 
 def _read_manifest(repo: Path) -> dict[str, str]:

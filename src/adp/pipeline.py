@@ -1,6 +1,7 @@
 """`adp run`: take the writer lock, ingest stale sources, build, heal, and report one outcome."""
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -8,9 +9,11 @@ from typing import Any, Callable
 
 from adp.artifacts import read_result
 from adp.engine import Engine, EventHandler, get_engine
+from adp.engine.base import interrupt_signal, interrupts_raised
+from adp.errors import Interrupted
 from adp.lock import WriterLock
 from adp.models import NodeResult, RunResult
-from adp.runlog import RunLog, new_run_id, save_result
+from adp.runlog import RunLog, new_run_id, process_identity, save_result
 from adp.workspace import Workspace
 
 
@@ -151,10 +154,17 @@ def run_pipeline(
 
 
 def run_locked(session: Session, mode: str, body: Callable[[], Outcome], **started: Any) -> Outcome:
-    """Hold the writer lock around `body`, logging run_started and run_finished for the session."""
+    """Hold the writer lock around `body`, logging run_started and run_finished for the session.
+
+    SIGINT/SIGTERM (from the lock wait on) raise `Interrupted`: the engine stops and reaps dbt while the
+    exception passes through it, so dbt has exited before the lock is released; the run is then logged
+    as `interrupted` (exit_code 128 + signal) and the exception goes on to the CLI (exit 130 / 143).
+    run_started carries this process's pid and start time, so a run whose process died without a
+    run_finished (kill -9) reads as interrupted in `adp history`, not running.
+    """
     ws = session.ws
     began = time.monotonic()
-    with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds, on_wait=_say):
+    with interrupts_raised(), WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds, on_wait=_say):
         session.log.emit(
             "run_started",
             project_dir=str(ws.project.project_dir),
@@ -162,9 +172,26 @@ def run_locked(session: Session, mode: str, body: Callable[[], Outcome], **start
             spec=asdict(session.spec),
             mode=mode,
             engine=session.engine.name,
+            **process_identity(),
             **started,
         )
-        outcome = body()
+        try:
+            outcome = body()
+        except (Interrupted, KeyboardInterrupt) as exc:
+            signum = exc.signum if isinstance(exc, Interrupted) else (interrupt_signal() or signal.SIGINT)
+            session.log.emit(
+                "run_finished",
+                status="interrupted",
+                exit_code=128 + signum,
+                signal=signal.Signals(signum).name,
+                attempts=session.invocations,
+                duration=round(time.monotonic() - began, 3),
+                failed_nodes=0,
+                findings_path=None,
+            )
+            if isinstance(exc, Interrupted):
+                raise
+            raise Interrupted(signum) from None
         outcome.duration = round(time.monotonic() - began, 3)
         session.log.emit(
             "run_finished",

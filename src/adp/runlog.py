@@ -73,17 +73,61 @@ class RunSummary:
     project_dir: str
 
 
+def process_start(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat field 22), so a reused pid is
+    told apart; None when there is no such live process (gone, or a zombie) or no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()  # after "pid (comm) ": state is field 3, starttime 22
+    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
+        return None
+    try:
+        return int(fields[19])
+    except ValueError:
+        return None
+
+
+_HOST = os.uname().nodename if hasattr(os, "uname") else ""
+
+
+def process_identity() -> dict[str, Any]:
+    """What run_started records about this process, for `_alive` to recognise it later."""
+    return {"pid": os.getpid(), "pid_started": process_start(os.getpid()), "host": _HOST}
+
+
+def _alive(started: dict[str, Any]) -> bool:
+    """Whether the process that logged this run_started still runs (True when it cannot be told)."""
+    pid = started.get("pid")
+    if not isinstance(pid, int) or started.get("host", _HOST) != _HOST:
+        return True  # an older log line, or another machine's run: no way to tell, keep "running"
+    if Path("/proc/self/stat").is_file():
+        now = process_start(pid)
+        return now is not None and (started.get("pid_started") is None or now == started.get("pid_started"))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def history(log_dir: Path, limit: int | None = None) -> list[RunSummary]:
-    """Runs in the log, oldest first (the last `limit` of them)."""
+    """Runs in the log, oldest first (the last `limit` of them). A run without run_finished is `running`
+    while the process that started it lives, else `interrupted` (killed, e.g. by SIGKILL or a crash)."""
     runs: dict[str, dict[str, Any]] = {}
     for ev in read_events(log_dir):
         if not isinstance(ev.get("run_id"), str):
             continue
         run = runs.setdefault(ev["run_id"], {"started": ev.get("ts", ""), "fixes": 0})
         kind = ev.get("event")
-        if kind == "run_started":
+        if kind == "run_started":  # also when `adp fix apply` resumes the run: it is in progress again
             run["started"] = ev.get("ts", "")
             run["project_dir"] = ev.get("project_dir", "")
+            run["started_by"] = ev
+            run.pop("finished", None)
         elif kind == "fix_applied":
             run["fixes"] += 1
         elif kind == "rollback":
@@ -95,6 +139,8 @@ def history(log_dir: Path, limit: int | None = None) -> list[RunSummary]:
         if "project_dir" not in run:
             continue  # events of a standalone command (e.g. `adp ingest`), not a pipeline run
         fin = run.get("finished", {})
+        if not fin and not _alive(run["started_by"]):
+            fin = {"status": "interrupted"}
         rows.append(
             RunSummary(
                 run_id=run_id,

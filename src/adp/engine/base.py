@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
+from adp.errors import Interrupted
 from adp.project import DbtProject
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -54,3 +58,85 @@ def project_args(project: DbtProject) -> list[str]:
     if project.target:
         args += ["--target", project.target]
     return args
+
+
+# -- SIGINT / SIGTERM: one interruption per run, turned into `Interrupted` in the main thread -------
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Interrupts:
+    """What the handler installed by `interrupts_raised` does and has seen."""
+
+    active = False
+    signum: int | None = None  # the first signal received while active
+    count = 0  # signals received while active (a second one hurries the stop: dbt is killed at once)
+    as_keyboard_interrupt = False  # in-process dbt stops cleanly (cancels its queries) on KeyboardInterrupt
+
+
+_state = _Interrupts()
+
+
+def _handler(signum: int, frame: object) -> None:
+    _state.count += 1
+    if _state.signum is not None:
+        return  # already stopping: the first signal's clean-up runs to its (bounded) end
+    _state.signum = signum
+    if _state.as_keyboard_interrupt:
+        raise KeyboardInterrupt
+    raise Interrupted(signum)
+
+
+@contextmanager
+def interrupts_raised() -> Iterator[None]:
+    """While inside (main thread only), the first SIGINT or SIGTERM raises `Interrupted(signum)`; later ones
+    are counted but do not interrupt the clean-up. A signal the caller ignores (SIG_IGN, e.g. under nohup or
+    `&`) stays ignored. Previous handlers are restored on exit. Re-entrant: an inner use is a no-op."""
+    if _state.active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for sig in STOP_SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, _handler)
+    _state.active, _state.signum, _state.count = True, None, 0
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _state.active, _state.signum, _state.count = False, None, 0
+
+
+@contextmanager
+def keyboard_interrupts() -> Iterator[None]:
+    """Inside `interrupts_raised`, make the first signal raise KeyboardInterrupt instead (what dbtRunner
+    handles: it cancels the running queries and joins its threads); `interrupt_signal()` tells which."""
+    before = _state.as_keyboard_interrupt
+    _state.as_keyboard_interrupt = True
+    try:
+        yield
+    finally:
+        _state.as_keyboard_interrupt = before
+
+
+@contextmanager
+def shielded() -> Iterator[Callable[[], bool]]:
+    """For the clean-up after an interruption (stopping dbt): SIGINT/SIGTERM arriving meanwhile are counted,
+    never raised, so the clean-up cannot be cut short. Yields `hurried()`: True once another signal came."""
+    with interrupts_raised():
+        if not _state.active:  # not the main thread: signals are not ours to handle here
+            yield lambda: False
+            return
+        saved, start = _state.signum, _state.count
+        if saved is None:
+            _state.signum = 0  # "already stopping": the handler only counts
+        try:
+            yield lambda: _state.count > start
+        finally:
+            _state.signum = saved
+
+
+def interrupt_signal() -> int | None:
+    """The signal that interrupted the current run, if one did."""
+    return _state.signum or None

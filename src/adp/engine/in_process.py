@@ -3,10 +3,15 @@
 One invocation at a time (dbt's global state is not thread-safe); the warehouse's file handle is
 released after each call so other readers are not locked out. Any failure of the engine itself
 (not of the project) falls back to the subprocess engine for that call.
+
+SIGINT/SIGTERM during a call become a KeyboardInterrupt inside dbt (what dbtRunner handles: it cancels the
+running queries and joins its threads); the call then raises `Interrupted(signum)`, after the warehouse's
+handles are released, exactly as the subprocess engine does once its child has exited.
 """
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -15,8 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from adp.engine.base import EngineResult, EventHandler, dbt_env, project_args
+from adp.engine.base import EngineResult, EventHandler, dbt_env, interrupt_signal, keyboard_interrupts, project_args
 from adp.engine.subprocess import SubprocessEngine
+from adp.errors import Interrupted
 from adp.project import DbtProject
 
 _INVOKE_LOCK = threading.Lock()
@@ -75,15 +81,25 @@ class InProcessEngine:
                 on_event(event)
 
         started = time.monotonic()
-        with _INVOKE_LOCK, _in_project(project), _stdout_to(result.text):
+        res, broken = None, False
+        with _INVOKE_LOCK:
             try:
-                res = dbtRunner(callbacks=[collect]).invoke([*args, "--log-level", "none", *project_args(project)])
-            except Exception:  # the engine itself broke, not the project: use a fresh process
-                return self.fallback.invoke(project, args, on_event)
-            finally:
-                from adp.warehouses import for_project
+                with keyboard_interrupts(), _in_project(project), _stdout_to(result.text):
+                    try:
+                        res = dbtRunner(callbacks=[collect]).invoke([*args, "--log-level", "none", *project_args(project)])
+                    except Exception:  # the engine itself broke, not the project: use a fresh process
+                        broken = True
+                    finally:
+                        from adp.warehouses import for_project
 
-                for_project(project).release_in_process_handles()
+                        for_project(project).release_in_process_handles()
+            except KeyboardInterrupt:  # arrived outside dbt's own handling (set-up, our callback, clean-up)
+                raise Interrupted(interrupt_signal() or signal.SIGINT) from None
+        if broken or res is None:
+            return self.fallback.invoke(project, args, on_event)
+        if isinstance(res.exception, (KeyboardInterrupt, Interrupted)):
+            signum = res.exception.signum if isinstance(res.exception, Interrupted) else interrupt_signal()
+            raise Interrupted(signum or signal.SIGINT)
         if res.exception is not None:
             result.exit_code = 2
             inv = result.invocation_id or ""
