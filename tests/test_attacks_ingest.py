@@ -281,6 +281,8 @@ def test_a_required_source_without_input_stops_adp_run_before_anything_loads_or_
     assert rows(tmp_path, "raw.orders") == before
     with duckdb.connect(str(wh(tmp_path)), read_only=True) as conn:  # `c` was not loaded: nothing was
         assert conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'customers'").fetchone() == (0,)
+    history = run_adp("history", "--json", "--log-dir", str(tmp_path / "logs"), cwd=tmp_path).json()
+    assert history[-1]["status"] == "failed"  # on record as failed, not left `running` or `interrupted`
 
 
 @pytest.mark.dbt

@@ -195,6 +195,10 @@ def fix_list(log_dir, show_all, as_json) -> None:
 def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
     """Apply a proposal with a backup, verify it by re-running the affected nodes, roll back if it fails.
 
+    Every proposal passes the same guards as the rule engine's, judged on the parsed project before and
+    after it. Exit: 0 green, 1 rolled back or still failing, 2 malformed, stale or refused proposal
+    (the reason on stderr and in --json), 3 needs a person.
+
     Example: adp fix apply 3f2a9c1e   |   adp fix apply --file proposal.json
     """
     from adp.errors import FixError
@@ -216,7 +220,8 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
         )
         ws = open_workspace(kw)
         outcome = apply_approved(ws, pending.proposal, pending.run_id, "human", mode, Progress())
-        mark(ws.log_dir, proposal_id, "applied")
+        if outcome.status != "refused":
+            mark(ws.log_dir, proposal_id, "applied")
     else:
         from adp.proposals import proposal_from_file
         from adp.runlog import history as read_history
@@ -231,6 +236,8 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
         print_json(outcome.to_dict())
     else:
         _print_outcome(outcome)
+    if outcome.status == "refused":
+        click.echo(f"Error: {outcome.error}", err=True)
     sys.exit(outcome.exit_code)
 
 
@@ -270,6 +277,11 @@ def fix_reject(proposal_id, log_dir, as_json) -> None:
 @handle_errors
 def fix_rollback(run_id, as_json, **kw) -> None:
     """Restore every file a run's fixes changed to what it was before that run.
+
+    RUN_ID is a run of this log dir that applied fixes. Only files and hashes that adp's own run log
+    recorded are restored, each through the same path checks as an edit; a backup that does not match
+    its recorded sha256, or a file changed since the run, is refused before anything is written.
+    Exit: 0 restored, 2 not a run id, unknown run, or refused.
 
     Example: adp fix rollback 20260101T120000-abc123
     """

@@ -22,7 +22,7 @@ from adp.config import Retry
 from adp.engine import EventHandler
 from adp.errors import FixError
 from adp.findings import write_findings
-from adp.fixes.effects import Baseline
+from adp.fixes.effects import Baseline, judge
 from adp.models import (
     EXIT_FAILED,
     EXIT_NEEDS_REVIEW,
@@ -292,7 +292,11 @@ class Healer:
             fix = apply_fix(self.ws.project, proposal, self.ws.log_dir, self.s.log, by)
         except FixError as exc:
             return self._refuse(record, proposal, str(exc))
-        reason = self._judge(diag, proposal, by, texts, baseline) if proposal.edits else None
+        try:
+            reason = self._judge(diag, proposal, by, texts, baseline) if proposal.edits else None
+        except BaseException:  # Ctrl-C or SIGTERM while dbt parses: the fix was never judged
+            rollback(self.ws.project, fix, self.s.log, "interrupted before the fix was judged")
+            raise
         if reason is not None:
             rollback(self.ws.project, fix, self.s.log, reason)
             return self._refuse(record, proposal, reason)
@@ -317,8 +321,6 @@ class Healer:
     def _judge(self, diag: Diagnosis, proposal: FixProposal, by: str, texts: dict[str, tuple[str, str]],
                baseline: Baseline | None) -> str | None:
         """Parse the project with the fix on disk and compare it with `baseline`; the reason to refuse, or None."""
-        from adp.fixes.effects import judge
-
         if baseline is None:
             return "no parse of the project before the fix to compare with; refused (fail closed)"
         args = ["parse", *(["--vars", self.s.spec.vars] if self.s.spec.vars else [])]
@@ -343,7 +345,7 @@ class Healer:
         for diag, fix in applied:
             reason = _not_verified(diag, fix, before, after, previous)
             if reason is None and after.phase != PHASE_PARSE:
-                reason = self._validation_error(after)
+                reason = self._emptied(fix) or self._validation_error(after)
             if reason is None:
                 self.kept.append(fix)
                 continue
@@ -376,6 +378,12 @@ class Healer:
         if self.s.spec.select:
             return tuple(f"{sel},{user}" for sel in selectors for user in self.s.spec.select)
         return tuple(selectors)
+
+    def _emptied(self, fix: AppliedFix) -> str | None:
+        from adp.validate import emptied
+
+        empty = emptied(self.ws, fix.files) if fix.proposal.edits else []
+        return f"the fix leaves `{empty[0]}` with no rows; a fix must not hide a failure by emptying a model" if empty else None
 
     def _validation_error(self, result: RunResult) -> str | None:
         if not self.cfg.validate.enabled or not self.state.green:

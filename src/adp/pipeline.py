@@ -10,7 +10,7 @@ from typing import Any, Callable
 from adp.artifacts import read_result
 from adp.engine import Engine, EventHandler, get_engine
 from adp.engine.base import interrupt_signal, interrupts_raised
-from adp.errors import Interrupted
+from adp.errors import AdpError, Interrupted
 from adp.lock import WriterLock
 from adp.models import NodeResult, RunResult
 from adp.runlog import RunLog, new_run_id, process_identity, save_result
@@ -192,6 +192,11 @@ def run_locked(session: Session, mode: str, body: Callable[[], Outcome], **start
             if isinstance(exc, Interrupted):
                 raise
             raise Interrupted(signum) from None
+        except AdpError as exc:  # e.g. a required source with no input: the run ends, on record, before dbt
+            session.log.emit("run_finished", status="failed", exit_code=exc.exit_code, attempts=session.invocations,
+                             duration=round(time.monotonic() - began, 3), failed_nodes=0, findings_path=None,
+                             error=str(exc))
+            raise
         outcome.duration = round(time.monotonic() - began, 3)
         session.log.emit(
             "run_finished",

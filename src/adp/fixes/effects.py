@@ -3,8 +3,9 @@
 Text patterns lose to Jinja (`enabled=(false)`, `{% set e = false %}`), so after a fix is written the
 project is parsed again and the two manifests are compared. The fix is refused unless:
 
-- the same models, seeds and snapshots are enabled, each with the same config, except a value the
-  diagnosis names (`identifier`) corrected to a spelling of it (a misspelled materialization);
+- the same models, seeds and snapshots are enabled, each with the same config, except the value the
+  diagnosis names (`identifier`) replaced by one of its candidates (a misspelled materialization or
+  snapshot `unique_key`);
 - every test is still there, identified by its type, the node it is attached to and its arguments
   (a spelling correction of a column, `to` or test name is allowed), with the same config (severity,
   where, limit, warn_if, error_if, enabled, fail_calc, store_failures) and the same singular SQL;
@@ -27,7 +28,8 @@ import yaml
 
 from adp.errors import FixError
 from adp.fixes.confidence import is_typo_fix
-from adp.fixes.guards import TYPO_FIXABLE_ARGS, quoted_typo, load_yaml
+from adp.fixes.guards import TYPO_FIXABLE_ARGS, quoted_typo
+from adp.yaml_load import load_yaml
 from adp.models import Diagnosis
 
 RESOURCES = ("model", "seed", "snapshot")
@@ -203,7 +205,7 @@ def _test_macros(manifest: dict[str, Any]) -> set[str]:
         by_name.setdefault(m.get("name", ""), set()).add(uid)
     stack: list[str] = []
     for t in _tests(manifest):
-        stack += t.node.get("depends_on", {}).get("macros", [])
+        stack += [uid for uid in t.node.get("depends_on", {}).get("macros", []) if uid]
         text = _canon([t.node.get("config", {}), t.kwargs])
         stack += [uid for name, uids in by_name.items() if name and re.search(rf"\b{re.escape(name)}\s*\(", text)
                   for uid in uids]
@@ -213,7 +215,7 @@ def _test_macros(manifest: dict[str, Any]) -> set[str]:
         if uid in seen:
             continue
         seen.add(uid)
-        stack += macros.get(uid, {}).get("depends_on", {}).get("macros", [])
+        stack += [m for m in macros.get(uid, {}).get("depends_on", {}).get("macros", []) if m]
     return seen
 
 
@@ -225,11 +227,17 @@ def _changed_test_code(old: dict[str, Any], new: dict[str, Any]) -> str | None:
             return uid
     packages_of: dict[str, set[str]] = {}
     for m in old_macros.values():
-        packages_of.setdefault(m.get("name", ""), set()).add(m.get("package_name", ""))
+        packages_of.setdefault(_dispatched(m.get("name", "")), set()).add(m.get("package_name", ""))
     for uid, m in sorted(new_macros.items()):
-        if uid not in old_macros and packages_of.get(m.get("name", ""), set()) - {m.get("package_name")}:
-            return uid
+        changed = (old_macros.get(uid) or {}).get("macro_sql") != m.get("macro_sql")
+        if changed and packages_of.get(_dispatched(m.get("name", "")), set()) - {m.get("package_name")}:
+            return uid  # `duckdb__test_unique` in the project is picked before dbt's own by dispatch
     return None
+
+
+def _dispatched(name: str) -> str:
+    """A macro's name without its dispatch prefix (`duckdb__test_unique`, `default__test_unique` -> `test_unique`)."""
+    return name.split("__", 1)[1] if "__" in name.strip("_") else name
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -248,9 +256,10 @@ def _changes(old: Any, new: Any, path: tuple = ()) -> list[tuple[tuple, Any, Any
 
 
 def _names_fix(was: Any, now: Any, diag: Diagnosis) -> bool:
-    """The value the diagnosis names, corrected to a spelling of it."""
-    return bool(diag.identifier) and isinstance(was, str) and isinstance(now, str) and was == diag.identifier \
-        and is_typo_fix(was, now)
+    """The value the diagnosis names, replaced by one of its candidates or a spelling correction of it."""
+    if not diag.identifier or was != diag.identifier or not isinstance(now, str):
+        return False
+    return now in {c.name for c in diag.candidates} or is_typo_fix(was, now)
 
 
 def _equal_or_typo(old: str, new: str) -> bool:

@@ -22,6 +22,7 @@ from adp.errors import FixError
 from adp.fixes.confidence import is_typo_fix
 from adp.models import FixProposal
 from adp.project import DbtProject
+from adp.yaml_load import load_yaml
 
 ACTIONS = frozenset({"full_refresh"})  # run actions a proposal may carry instead of edits
 RESOURCE_KEYS = ("models", "seeds", "snapshots", "sources", "analyses", "exposures")
@@ -87,28 +88,6 @@ def _check_code(rel: str, before: str, after: str) -> None:
 
 
 # -- YAML: compare the tests and the sensitive config keys before and after --------------------------
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys (a mis-indented block often duplicates one)."""
-
-
-def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key `{key}`", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
-def load_yaml(text: str) -> Any:
-    """yaml.safe_load, but duplicate keys are an error. Raises yaml.YAMLError."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _check_yaml(rel: str, before: str, after: str, manifest: Manifest | None) -> None:

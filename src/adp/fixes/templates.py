@@ -8,7 +8,7 @@ import yaml
 
 from adp.fixes.confidence import REVIEW_CAP, score
 from adp.fixes.context import FixContext, edit_spans, line_span
-from adp.fixes.guards import load_yaml
+from adp.yaml_load import load_yaml
 from adp.models import Diagnosis, FixProposal
 
 _DBT_TAGS = ("materialization", "test", "docs", "snapshot", "call statement")

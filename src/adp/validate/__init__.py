@@ -17,7 +17,7 @@ from adp.validate.findings import CHECKS, SEVERITIES, Context, Finding, Pair, ch
 from adp.warehouses import for_project
 from adp.workspace import Workspace
 
-__all__ = ["Finding", "accept_current", "check_good_run", "has_errors", "record_lineage", "snapshot_run", "validate"]
+__all__ = ["Finding", "accept_current", "check_good_run", "emptied", "has_errors", "record_lineage", "snapshot_run", "validate"]
 
 RELATION_TYPES = ("model", "seed", "snapshot")
 TEST_TYPES = ("test", "unit_test")
@@ -114,6 +114,20 @@ def accept_current(ws: Workspace) -> str:
     result = load_result(ws.log_dir) or RunResult(None, 0, "ok", [])
     snapshot_run(ws, run_id, result)
     return run_id
+
+
+def emptied(ws: Workspace, files: list[str]) -> list[str]:
+    """Tables built from `files` that have no rows now, although the last good run saw rows in them or there
+    is no good run yet: a fix that empties a model (`where 0 = 1`, `limit 0`) hides its failure."""
+    manifest = Manifest(ws.project.target_dir)
+    uids = {uid for uid, n in manifest.nodes.items() if n.get("original_file_path") in files}
+    empty = [p for p in _profiles(ws, [r for r in relation_refs(manifest) if r.unique_id in uids]) if p.row_count == 0]
+    if not empty:
+        return []
+    with HistoryDB(ws.log_dir, read_only=True) as db:
+        baseline = db.last_good_run()
+        before = db.snapshot(baseline) if baseline else {}
+    return [p.unique_id for p in empty if before.get(p.unique_id) is None or before[p.unique_id].row_count != 0]
 
 
 def has_errors(findings: list[Finding]) -> bool:
