@@ -19,7 +19,7 @@ import click
 from adp.apply import AppliedFix, apply_fix, edited_texts, render_diff, rollback
 from adp.artifacts import Manifest, read_result
 from adp.config import Retry
-from adp.engine import EventHandler
+from adp.engine import EventHandler, get_engine
 from adp.errors import FixError
 from adp.findings import write_findings
 from adp.fixes.effects import Baseline, judge
@@ -324,7 +324,9 @@ class Healer:
         if baseline is None:
             return "no parse of the project before the fix to compare with; refused (fail closed)"
         args = ["parse", *(["--vars", self.s.spec.vars] if self.s.spec.vars else [])]
-        parsed = self.s.engine.invoke(self.ws.project, args, None)
+        # dbtRunner in this process whatever the build engine: no interpreter start-up for the parse, and
+        # dbt's partial parsing (target/partial_parse.msgpack) lets the verifying build reuse it
+        parsed = get_engine("in_process").invoke(self.ws.project, args, None)
         self.s.log.emit("fix_parsed", proposal_id=proposal.id, exit_code=parsed.exit_code, elapsed=round(parsed.elapsed, 3))
         if parsed.exit_code != 0:
             first = (read_result(self.ws.project, parsed).error or "").strip().splitlines()
