@@ -15,6 +15,10 @@ PHASE_OK = "ok"  # exit 0
 PHASE_NODE = "node"  # exit 1: nodes ran, run_results.json belongs to this run
 PHASE_PARSE = "parse"  # exit 2: project load/parse/connect failed, nothing ran
 
+# dbt's node statuses (NodeStatus strings as dbt writes them): the one home of both sets.
+OK_STATUSES = frozenset({"success", "pass", "warn", "no-op", "reused", "partial success"})  # a node that passed
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})  # a node that failed (skipped is neither)
+
 
 @dataclass(frozen=True)
 class NodeResult:
@@ -33,7 +37,7 @@ class NodeResult:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("error", "fail", "runtime error")
+        return self.status in FAILED_STATUSES
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from adp.history_db import HistoryDB, LineageNode
+from adp.models import FAILED_STATUSES
 from adp.runlog import RunSummary, history, read_events
 
-FAILED = ("error", "fail", "runtime error")
 MAX_TEXT = 4000  # characters of one message or diff kept in the report
 MAX_DETAILED_RUNS = 100  # newest runs with something to show get a detail section
 
@@ -77,7 +77,7 @@ def collect(log_dir: Path, slowest: int = 15) -> ReportData:
             acc[0] += t
             acc[1] += 1
             acc[2] = t
-            if view is not None and st in FAILED:
+            if view is not None and st in FAILED_STATUSES:
                 view.steps.append(Step("failure", ev.get("ts", ""), _pick(ev, "node", "status", "file", "message", "failures")))
         elif view is None:
             continue

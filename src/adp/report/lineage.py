@@ -5,10 +5,10 @@ from collections import defaultdict, deque
 from html import escape
 
 from adp.history_db import LineageNode
+from adp.models import FAILED_STATUSES
 
 COL_W, NODE_W, NODE_H, ROW_H, PAD = 230, 190, 22, 30, 16
-STATUS_CLASS = {"success": "ok", "pass": "ok", "error": "error", "fail": "error", "runtime error": "error",
-                "warn": "warn", "skipped": "skipped"}
+STATUS_CLASS = {"success": "ok", "pass": "ok", **dict.fromkeys(FAILED_STATUSES, "error"), "warn": "warn", "skipped": "skipped"}
 
 
 def layers(nodes: list[LineageNode]) -> dict[str, int]:

@@ -7,9 +7,9 @@ from typing import Any, Callable, Iterable
 
 from adp.config import Validate
 from adp.history_db import RelationProfile
+from adp.models import FAILED_STATUSES
 
 SEVERITIES = ("error", "warn", "info")  # most severe first
-FAILED_TEST = ("fail", "error", "runtime error")
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def changed_tests(before: dict[str, tuple[str, int | None]], after: dict[str, tu
         old = before.get(uid, (None, None))[0]
         if status == "warn" and old != "warn":
             severity = "warn"
-        elif status in FAILED_TEST and old not in FAILED_TEST:
+        elif status in FAILED_STATUSES and old not in FAILED_STATUSES:
             severity = "error"
         else:
             continue
