@@ -13,9 +13,9 @@ import pytest
 
 from adp.errors import ConfigError
 from adp.ingest import ingest_for_run, run_ingest
-from adp.ingest.config import Source, Target
 from adp.ingest.job import Batch, Context, Job, Kind
 from adp.ingest.registry import register, unregister
+from adp.ingest.source import Source, Target
 from adp.runlog import RunLog, read_events
 from conftest import REPO, run_adp
 from http_server import ApiServer, Reply

@@ -34,7 +34,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from adp.errors import ConfigError
-from adp.ingest.config import Source, Target, check_identifier, check_target, require_env
+from adp.ingest.source import Source, Target, check_identifier, check_target, require_env
 from adp.ingest.job import Batch, Context, Job, JobState, Kind
 from adp.ingest.sql import call, literal
 

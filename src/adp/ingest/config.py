@@ -8,66 +8,22 @@ Shape::
     sources:
       <kind>:                 # a registered source kind: `files`, `apis`, ...
         <name>: {...}         # that kind's settings (see files.py / api.py)
+
+The types it builds (Source, SourcesConfig) live in `source.py`, below the kinds; this reader sits
+above the kind registry and validates each source through its kind.
 """
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from adp.config import build_dataclass, read_yaml
 from adp.errors import ConfigError
+from adp.ingest.registry import KINDS
+from adp.ingest.source import Source, SourcesConfig, check_identifier
 
 SOURCES_FILE = "sources.yml"
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where and how one source's rows land (shared by every kind)."""
-
-    schema: str = "raw"  # target schema
-    write: Literal["replace", "append", "merge"] = "replace"
-    primary_key: tuple[str, ...] = ()  # required for `merge`: rows with the same key are updated
-    on_schema_change: Literal["evolve", "fail"] = "evolve"  # what a column added/removed/retyped does
-    database: str | None = None  # DuckDB file (relative to the repo root); default: the profile's
-
-
-@dataclass(frozen=True)
-class Source:
-    """One named source of one kind, as read from sources.yml."""
-
-    kind: str  # key under `sources:` (`files`, `apis`, ...)
-    name: str  # key under the kind
-    settings: Any  # the kind's config dataclass
-    key: str  # `sources.<kind>.<name>`, for error messages
-
-    @property
-    def enabled(self) -> bool:
-        return bool(getattr(self.settings, "enabled", True))
-
-    @property
-    def required(self) -> bool:
-        """Input that matches nothing is an error, not a warning (kinds with a `required` setting)."""
-        return bool(getattr(self.settings, "required", False))
-
-
-@dataclass(frozen=True)
-class SourcesConfig:
-    """The whole file: sources in file order plus where they go."""
-
-    path: Path  # the sources.yml file
-    root: Path  # paths in the file resolve against this (the parent of the config dir)
-    project: str | None = None
-    database: str | None = None
-    state_schema: str = "raw"
-    sources: tuple[Source, ...] = field(default_factory=tuple)
-
-    def resolve(self, path: str | Path) -> Path:
-        p = Path(os.path.expandvars(str(path))).expanduser()
-        return p if p.is_absolute() else (self.root / p).resolve()
 
 
 @dataclass(frozen=True)
@@ -84,8 +40,6 @@ def load_sources(config_dir: Path) -> SourcesConfig | None:
     Raises:
         ConfigError: unknown keys, wrong types, unknown kinds, missing environment variables.
     """
-    from adp.ingest.registry import KINDS
-
     path = Path(config_dir) / SOURCES_FILE
     if not path.is_file():
         return None
@@ -127,8 +81,6 @@ def check_targets(config: SourcesConfig) -> None:
     Checks the tables the settings name (`table:`, an endpoint, a file pattern without wildcards); tables
     named after files found by a glob are checked when the sources are planned (`adp.ingest.run`).
     """
-    from adp.ingest.registry import KINDS
-
     seen: dict[tuple[str | None, str, str], tuple[str, str]] = {}
     for source in config.sources:
         kind = KINDS.get(source.kind)
@@ -159,23 +111,3 @@ def duplicate_target(file: Path, key: str, table: str, first_key: str, first_tab
         f"loads {what}into {table}, the table `{first_key}` loads {first_what}into{case}; one load would replace "
         "the other's rows. Give one of them another `table:` or `schema:`, or read both inputs with one source",
     )
-
-
-def check_target(target: Target, file: Path, key: str) -> None:
-    """Cross-field checks of a Target (call from a kind's `validate`)."""
-    check_identifier(target.schema, file, f"{key}.schema")
-    if target.write == "merge" and not target.primary_key:
-        raise ConfigError(str(file), f"{key}.primary_key", "is required when write is `merge`")
-
-
-def check_identifier(value: str, file: Path, key: str) -> None:
-    if not _IDENT.match(value):
-        raise ConfigError(str(file), key, f"`{value}` is not a plain identifier (letters, digits, _)")
-
-
-def require_env(name: str | None, file: Path, key: str) -> None:
-    """A secret named by an environment variable must be set (its value never appears in config)."""
-    if not name:
-        raise ConfigError(str(file), key, "names no environment variable")
-    if name not in os.environ:
-        raise ConfigError(str(file), key, f"environment variable `{name}` is not set")

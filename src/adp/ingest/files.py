@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from adp.errors import ConfigError
-from adp.ingest.config import Source, Target, check_identifier, check_target
+from adp.ingest.source import Source, Target, check_identifier, check_target
 from adp.ingest.job import Batch, Context, Job, JobState, Kind
 from adp.ingest.sql import call
 

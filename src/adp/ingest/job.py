@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from adp.ingest.config import Source, SourcesConfig, Target
+from adp.ingest.source import Source, SourcesConfig, Target
 
 
 @dataclass(frozen=True)

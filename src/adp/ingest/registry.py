@@ -3,6 +3,10 @@
 A kind (`adp.ingest.job.Kind`) turns one configured source into jobs, one per target table; the loader
 does the rest (staging, atomic swap, metadata columns, drift, the `_loads` table). Adding a kind (Excel,
 a SQL database, ...) is a new module plus one entry in `_BUILTIN`, or `register()` at runtime.
+
+Imports go down only: `source.py` (Source, Target, SourcesConfig, setting checks) < `job.py` < the kind
+modules < this registry < `config.py` (reads sources.yml, validates each source through its kind here)
+< `load.py`/`run.py`.
 """
 from __future__ import annotations
 

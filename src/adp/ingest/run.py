@@ -9,16 +9,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-import duckdb
+import duckdb  # loaded with the package: every ingest opens DuckDB files
 
 from adp.errors import AdpError, UsageError
 from adp.ingest import state
-from adp.ingest.config import Source, SourcesConfig, check_own_table, duplicate_target, load_sources
+from adp.ingest.config import check_own_table, duplicate_target, load_sources
 from adp.ingest.job import Context, Job
 from adp.ingest.load import LoadSummary, missing_message, run_job
 from adp.ingest.registry import KINDS
+from adp.ingest.source import Source, SourcesConfig
 from adp.lock import WriterLock
 from adp.runlog import RunLog, new_run_id
+from adp.warehouses.duckdb import database_path
 
 if TYPE_CHECKING:
     from adp.workspace import Workspace
@@ -92,8 +94,6 @@ def ingest_for_run(ws: "Workspace", log: RunLog) -> list[dict[str, Any]]:
         ConfigError: sources.yml is invalid, or two sources would load one table (before any load).
         SourceMissing: a `required` source matches nothing (before any load; exit 1).
     """
-    from adp.warehouses.duckdb import database_path
-
     config = load_sources(ws.config_dir)
     if config is None or not _feeds(config, ws) or database_path(ws.project) is None:
         return []
@@ -123,8 +123,6 @@ def _feeds(config: SourcesConfig, ws: "Workspace") -> bool:
 def _ingest(ws: "Workspace", config: SourcesConfig, sources: list[Source], *, stale_only: bool, log: RunLog,
             progress: Progress | None, sleep: Callable[[float], None], profile_only: bool,
             stop_on_required: bool = False) -> list[LoadSummary]:
-    from adp.warehouses.duckdb import database_path
-
     profile_db = database_path(ws.project)
     summaries: list[LoadSummary] = []
     with tempfile.TemporaryDirectory(prefix="adp-ingest-") as tmp, ExitStack() as stack:
