@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import adp.heal as heal
+import adp.heal.loop as heal
 from adp.config import Retry
 from adp.pipeline import BuildSpec, run_pipeline
 from adp.workspace import Workspace

@@ -367,7 +367,7 @@ def _fields(cls) -> set[str]:
 def test_schemas_match_the_dataclasses():
     from adp.inspect_node import NodeContext
     from adp.models import Diagnosis, FixProposal
-    from adp.pipeline import Outcome
+    from adp.session import Outcome
 
     assert set(_schema("fix-proposal.schema.json")["properties"]) == _fields(FixProposal)
     assert set(_schema("diagnosis.schema.json")["properties"]) == _fields(Diagnosis)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import adp.heal as heal
+import adp.heal.loop as heal
 from adp.pipeline import BuildSpec, run_pipeline
 from adp.workspace import Workspace
 from conftest import REPO, dbt_build, run_adp

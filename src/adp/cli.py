@@ -5,11 +5,25 @@ import functools
 import json
 import signal
 import sys
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from adp.errors import AdpError, Interrupted
+from adp.apply import rollback_run
+from adp.claude_install import install
+from adp.diagnose import diagnose as run_diagnosis
+from adp.errors import AdpError, FixError, Interrupted, UsageError
+from adp.inspect_node import inspect_node
+from adp.lock import WriterLock
+from adp.models import FAILED_STATUSES
+from adp.pipeline import BuildSpec, apply_approved, run_pipeline
+from adp.progress import Progress, ask_approval, say
+from adp.proposals import list_pending, load, mark, proposal_from_file
+from adp.runlog import RunLog, load_result
+from adp.runlog import history as read_history
+from adp.warehouses.duckdb import database_path
 from adp.workspace import Workspace
 
 
@@ -86,16 +100,15 @@ def run(select, exclude, vars_, full_refresh, threads, mode, heal, as_json, dbt_
 
     Example: adp run --select stg_orders+ --mode autonomous --json
     """
-    from adp.pipeline import BuildSpec, run_pipeline
-    from adp.progress import Progress
-
     ws = open_workspace(kw)
     if ws.config.ingest.on_run:
-        from adp.ingest import load_sources
+        from adp.ingest import load_sources  # imports duckdb: only when the run ingests
 
         load_sources(ws.config_dir)  # an invalid config/sources.yml stops here (exit 2), before any run
     spec = BuildSpec(tuple(select), tuple(exclude), vars_, full_refresh, threads, tuple(dbt_args))
-    outcome = run_pipeline(ws, spec, heal=heal, mode=mode, progress=Progress(), interactive=sys.stdin.isatty() and sys.stdout.isatty() and not as_json)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not as_json
+    outcome = run_pipeline(ws, spec, heal=heal, mode=mode, progress=Progress(), approve=ask_approval if interactive else None,
+                           notify=say)
     if as_json:
         print_json(outcome.to_dict())
     else:
@@ -104,7 +117,7 @@ def run(select, exclude, vars_, full_refresh, threads, mode, heal, as_json, dbt_
 
 
 def _print_outcome(outcome: Any) -> None:
-    failed = [n for n in outcome.nodes if n["status"] in ("error", "fail", "runtime error")]
+    failed = [n for n in outcome.nodes if n["status"] in FAILED_STATUSES]
     click.echo(f"{outcome.status.upper()}  run {outcome.run_id}  attempts={outcome.attempts}  {outcome.duration:.1f}s")
     for load in outcome.ingested:
         click.echo(f"  ingested {load.get('table') or load.get('source')}: {load.get('status')} ({load.get('rows', 0)} rows)")
@@ -136,11 +149,6 @@ def history(log_dir, limit, as_json) -> None:
 
     Example: adp history -n 5
     """
-    from dataclasses import asdict
-    from pathlib import Path
-
-    from adp.runlog import history as read_history
-
     rows = read_history(Path(log_dir or "logs"), limit)
     if as_json:
         print_json([asdict(r) for r in rows])
@@ -167,11 +175,6 @@ def fix_list(log_dir, show_all, as_json) -> None:
 
     Example: adp fix list
     """
-    from dataclasses import asdict
-    from pathlib import Path
-
-    from adp.proposals import list_pending
-
     items = list_pending(Path(log_dir or "logs"), include_done=show_all)
     if as_json:
         print_json([asdict(p) for p in items])
@@ -201,11 +204,6 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
 
     Example: adp fix apply 3f2a9c1e   |   adp fix apply --file proposal.json
     """
-    from adp.errors import FixError
-    from adp.heal import apply_approved
-    from adp.progress import Progress
-    from adp.proposals import load, mark
-
     if bool(proposal_id) == bool(proposal_file):
         raise click.UsageError("give a proposal id or --file, not both")
     explicit = {k: kw[k] for k in ("project_dir", "profiles_dir", "target")}
@@ -219,19 +217,17 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
             target=explicit["target"] or pending.target,
         )
         ws = open_workspace(kw)
-        outcome = apply_approved(ws, pending.proposal, pending.run_id, "human", mode, Progress())
+        outcome = apply_approved(ws, pending.proposal, pending.run_id, "human", mode, Progress(), notify=say)
         if outcome.status != "refused":
             mark(ws.log_dir, proposal_id, "applied")
     else:
-        from adp.proposals import proposal_from_file
-        from adp.runlog import history as read_history
-
         ws = open_workspace(kw)
         runs = read_history(ws.log_dir)
         if not runs:
             raise click.UsageError(f"no runs in {ws.log_dir}: run `adp run` first")
         proposal = proposal_from_file(ws.project, proposal_file)
-        outcome = apply_approved(ws, proposal, runs[-1].run_id, "agent" if proposal.source == "agent" else "human", mode, Progress())
+        by = "agent" if proposal.source == "agent" else "human"
+        outcome = apply_approved(ws, proposal, runs[-1].run_id, by, mode, Progress(), notify=say)
     if as_json:
         print_json(outcome.to_dict())
     else:
@@ -241,9 +237,7 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
     sys.exit(outcome.exit_code)
 
 
-def _log_dir(kw: dict[str, Any]):
-    from pathlib import Path
-
+def _log_dir(kw: dict[str, Any]) -> Path:
     return Path(kw["log_dir"] or "logs").resolve()
 
 
@@ -257,11 +251,6 @@ def fix_reject(proposal_id, log_dir, as_json) -> None:
 
     Example: adp fix reject 3f2a9c1e
     """
-    from pathlib import Path
-
-    from adp.proposals import mark
-    from adp.runlog import RunLog
-
     pending = mark(Path(log_dir or "logs").resolve(), proposal_id, "rejected")
     RunLog(Path(log_dir or "logs").resolve(), pending.run_id).emit("fix_rejected", proposal_id=proposal_id, by="human")
     if as_json:
@@ -285,10 +274,6 @@ def fix_rollback(run_id, as_json, **kw) -> None:
 
     Example: adp fix rollback 20260101T120000-abc123
     """
-    from adp.apply import rollback_run
-    from adp.lock import WriterLock
-    from adp.runlog import RunLog
-
     ws = open_workspace(kw)
     with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds):
         files = rollback_run(ws.project, ws.log_dir, run_id, RunLog(ws.log_dir, run_id))
@@ -314,8 +299,6 @@ def inspect(node, run_id, as_json, **kw) -> None:
 
     Example: adp inspect stg_orders --json
     """
-    from adp.inspect_node import inspect_node
-
     ctx = inspect_node(open_workspace(kw), node, run_id)
     if as_json:
         print_json(ctx.to_dict())
@@ -349,10 +332,6 @@ def claude_install(project_dir, dbt_dir, force, as_json) -> None:
 
     Example: adp claude install --project-dir ../analytics
     """
-    from dataclasses import asdict
-
-    from adp.claude_install import install
-
     result = install(project_dir, dbt_dir, force)
     if as_json:
         print_json(asdict(result))
@@ -380,7 +359,7 @@ def ingest(all_sources, stale_only, as_json, names, **kw) -> None:
 
     Example: adp ingest --all --json
     """
-    from adp.ingest.report import format_load, progress_printer
+    from adp.ingest.report import format_load, progress_printer  # imports duckdb: only for this command
     from adp.ingest.run import ingest as run
 
     ws = open_workspace(kw)
@@ -407,7 +386,7 @@ def validate(as_json, accept, **kw) -> None:
 
     Example: adp validate --json
     """
-    from adp.validate import accept_current, has_errors
+    from adp.validate import accept_current, has_errors  # imports duckdb (the history DB): only for this command
     from adp.validate import validate as run_validation
 
     ws = open_workspace(kw)
@@ -440,7 +419,7 @@ def report(open_, **kw) -> None:
 
     Example: adp report --open
     """
-    from adp.report import write_report
+    from adp.report import write_report  # imports duckdb (the history DB): only for this command
 
     path = write_report(open_workspace(kw))
     click.echo(str(path))
@@ -462,10 +441,6 @@ def diagnose(run_id, as_json, **kw) -> None:
 
     Example: adp diagnose --json
     """
-    from adp.diagnose import diagnose as run_diagnosis
-    from adp.errors import UsageError
-    from adp.runlog import RunLog, load_result
-
     ws = open_workspace(kw)
     result = load_result(ws.log_dir, run_id)
     if result is None:
@@ -500,11 +475,7 @@ def lake(lake_dir, schema, as_json, **kw) -> None:
 
     Example: adp ingest --all && adp lake
     """
-    from pathlib import Path
-
-    from adp.errors import UsageError
-    from adp.ingest.lake import export_lake
-    from adp.warehouses.duckdb import database_path
+    from adp.ingest.lake import export_lake  # imports duckdb: only for this command
 
     ws = open_workspace(kw)
     db = database_path(ws.project)

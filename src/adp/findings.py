@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-from adp.models import Diagnosis, FixProposal
-
-if TYPE_CHECKING:
-    from adp.apply import AppliedFix
-    from adp.pipeline import Outcome
-    from adp.workspace import Workspace
+from adp.apply import AppliedFix
+from adp.models import FAILED_STATUSES, Diagnosis, FixProposal
+from adp.session import Outcome
+from adp.workspace import Workspace
 
 NEXT_STEPS = {
     "needs_review": [
@@ -24,15 +22,15 @@ NEXT_STEPS = {
 
 
 def write_findings(
-    ws: "Workspace",
-    outcome: "Outcome",
+    ws: Workspace,
+    outcome: Outcome,
     escalated: list[tuple[Diagnosis, FixProposal | None]],
-    rolled_back: list[tuple["AppliedFix", str]],
+    rolled_back: list[tuple[AppliedFix, str]],
     diff: Callable[[FixProposal], str],
 ) -> Path:
     """Write the findings file for a run that stopped for a person or gave up, and return its path."""
     lines = [f"# Run {outcome.run_id}: {outcome.status}", "", f"Project: `{outcome.project_dir}`", ""]
-    failed = [n for n in outcome.nodes if n["status"] in ("error", "fail", "runtime error")]
+    failed = [n for n in outcome.nodes if n["status"] in FAILED_STATUSES]
     lines += ["## What failed", ""]
     if outcome.error:
         lines += ["dbt stopped before running any node:", "", "```", outcome.error.strip(), "```", ""]

@@ -1,10 +1,33 @@
-"""Live progress from dbt's JSON log: node i/N, name, status, seconds; a bar on a TTY, lines otherwise."""
+"""What the CLI injects into the library to talk to a person: live progress from dbt's JSON log (node i/N,
+name, status, seconds; a bar on a TTY, lines otherwise), notes on stderr, and the approval prompt."""
 from __future__ import annotations
 
 import sys
 from typing import Any, TextIO
 
+import click
+
 from adp.artifacts import RESULT_EVENTS
+from adp.models import Diagnosis, FixProposal
+
+
+def say(message: str) -> None:
+    """A note for the person at the terminal (e.g. waiting for the writer lock), on stderr."""
+    click.echo(f"adp: {message}", err=True)
+
+
+def ask_approval(diag: Diagnosis, p: FixProposal, diff: str) -> bool:
+    """Show a fix (diagnosis, coloured diff, rule and confidence) on stderr and ask `Apply? [y/N]`."""
+    click.echo(click.style(f"\n{diag.category}: {diag.summary}", bold=True), err=True)
+    if diag.file:
+        click.echo(f"  in {diag.file}" + (f" line {diag.line}" if diag.line else ""), err=True)
+    for line in diff.splitlines():
+        colour = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+        click.echo(click.style(line, fg=colour), err=True)
+    if p.action:
+        click.echo(f"  run action: {p.action}", err=True)
+    click.echo(f"  rule {p.rule}, confidence {p.confidence:.2f}: {p.rationale}", err=True)
+    return click.confirm("Apply?", default=False, err=True)
 
 
 class Progress:
