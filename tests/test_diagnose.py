@@ -14,7 +14,7 @@ from adp.diagnose.locate import find_line, find_text, find_yaml_key
 from adp.diagnose import sql_columns
 from adp.runlog import RunLog, read_events, save_result
 from adp.warehouses import facts as F
-from adp.warehouses.duckdb import parse_error
+from adp.warehouses.duckdb.messages import parse_error
 from conftest import REPO, run_adp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "faults"))

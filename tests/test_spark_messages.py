@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from adp.warehouses import WAREHOUSES, facts as F, for_project, spark
+from adp.warehouses import WAREHOUSES, facts as F, for_project
+from adp.warehouses.spark import Spark
 from adp.project import DbtProject
 from spark_faults import PROJECT, RECORDED
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "adp"
+spark = Spark()
 
 
 def recorded(fault_id: str) -> str:
@@ -73,14 +75,14 @@ def test_connection_loss_is_unavailable_and_unknown_text_is_none():
 
 def test_the_profile_type_picks_the_module(tmp_path):
     project = DbtProject.open(PROJECT, PROJECT, "spark")
-    assert for_project(project) is spark and WAREHOUSES["spark"] is spark
+    assert isinstance(for_project(project), Spark) and WAREHOUSES["spark"] is Spark
     assert spark.lock_path(project) == project.target_dir / ".adp.lock"
     assert spark.relation_columns(project, "shop.stg_orders") is None  # no Spark session in this process
     spark.release_in_process_handles()
 
 
 ENGINE_NAMES = ("duckdb", "spark", "pyspark")
-CORE = ["pipeline.py", "heal.py", "apply.py", "artifacts.py", "runlog.py", "models.py", "engine", "diagnose", "fixes", "validate"]
+CORE = ["pipeline.py", "session.py", "heal", "apply.py", "artifacts.py", "runlog.py", "models.py", "engine", "diagnose", "fixes", "validate"]
 
 
 def _engine_names_in_code(path: Path) -> list[str]:

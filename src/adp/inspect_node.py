@@ -13,6 +13,7 @@ from typing import Any
 from adp.artifacts import Manifest
 from adp.errors import AdpError, UsageError
 from adp.runlog import load_result
+from adp.warehouses import for_project
 from adp.workspace import Workspace
 
 MAX_FILE_CHARS = 20_000
@@ -145,8 +146,6 @@ def _last_message(ws: Workspace, uid: str, run_id: str | None) -> tuple[str | No
 
 
 def _upstream(ws: Workspace, manifest: Manifest, parents: list[str]) -> list[Upstream]:
-    from adp.warehouses import for_project
-
     nodes = [manifest.node(p) or {"unique_id": p} for p in parents]
     keys = {n["unique_id"]: _relation_key(n) for n in nodes}
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from adp.config import ExecutionConfig, load_execution_config
 from adp.project import DbtProject
+from adp.warehouses import for_project
 
 DEFAULT_PROJECT_DIR = "dbt"
 
@@ -40,6 +41,4 @@ class Workspace:
         return load_execution_config(self.config_dir)
 
     def lock_path(self) -> Path:
-        from adp.warehouses import for_project
-
         return for_project(self.project).lock_path(self.project)

@@ -24,6 +24,7 @@ from adp.engine.base import EngineResult, EventHandler, dbt_env, interrupt_signa
 from adp.engine.subprocess import SubprocessEngine
 from adp.errors import Interrupted
 from adp.project import DbtProject
+from adp.warehouses import for_project
 
 _INVOKE_LOCK = threading.Lock()
 
@@ -90,8 +91,6 @@ class InProcessEngine:
                     except Exception:  # the engine itself broke, not the project: use a fresh process
                         broken = True
                     finally:
-                        from adp.warehouses import for_project
-
                         for_project(project).release_in_process_handles()
             except KeyboardInterrupt:  # arrived outside dbt's own handling (set-up, our callback, clean-up)
                 raise Interrupted(interrupt_signal() or signal.SIGINT) from None

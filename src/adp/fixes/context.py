@@ -13,6 +13,7 @@ import yaml
 from adp.artifacts import Manifest
 from adp.models import Diagnosis, Edit, FixProposal, RunResult
 from adp.project import DbtProject
+from adp.warehouses import for_project
 from adp.warehouses.facts import SqlFact
 
 
@@ -108,16 +109,10 @@ class FixContext:
         return node.get("compiled_code")
 
     def relation_columns(self, relation: str) -> list[str] | None:
-        from adp.warehouses import for_project
-
-        fn = getattr(for_project(self.project), "relation_columns", None)
-        return fn(self.project, relation) if fn else None
+        return for_project(self.project).relation_columns(self.project, relation)
 
     def sql_parses(self, sql: str) -> bool | None:
-        from adp.warehouses import for_project
-
-        fn = getattr(for_project(self.project), "sql_parses", None)
-        return fn(sql) if fn else None
+        return for_project(self.project).sql_parses(sql)
 
     # -- building proposals ----------------------------------------------------------------------
 
@@ -149,8 +144,6 @@ class FixContext:
 
 def fact(d: Diagnosis, project: DbtProject) -> SqlFact | None:
     """The warehouse's reading of the message (engine texts are parsed in adp.warehouses only)."""
-    from adp.warehouses import for_project
-
     return for_project(project).parse_error(d.message) if d.message else None
 
 

@@ -1,19 +1,19 @@
-"""What is specific to one warehouse lives here, behind one small interface per engine.
+"""What is specific to one warehouse lives here, behind one typed interface (`base.Warehouse`).
 
-A warehouse module exports `NAME` and the functions the core calls (`lock_path`, and the ones the
-diagnosis, healing and validation code ask for). `for_project` picks one by the profile's `type`;
-adding an engine is one new module plus one entry in `WAREHOUSES`.
+One package per engine (`duckdb/`, `spark/`: its messages and its queries) exports a `Warehouse`
+subclass; `facts` holds the engine-neutral facts their message parsers yield. `for_project` picks an
+engine by the profile output's `type`; adding one is a new package plus one entry in `WAREHOUSES`.
 """
 from __future__ import annotations
 
-from types import ModuleType
-
 from adp.project import DbtProject
-from adp.warehouses import duckdb, spark
+from adp.warehouses.base import Warehouse
+from adp.warehouses.duckdb import DuckDB
+from adp.warehouses.spark import Spark
 
-WAREHOUSES: dict[str, ModuleType] = {duckdb.NAME: duckdb, spark.NAME: spark}
+WAREHOUSES: dict[str, type[Warehouse]] = {engine.name: engine for engine in (DuckDB, Spark)}
 
 
-def for_project(project: DbtProject) -> ModuleType:
-    """The warehouse module for the project's selected profile output (DuckDB when unknown)."""
-    return WAREHOUSES.get(str(project.output().get("type")), duckdb)
+def for_project(project: DbtProject) -> Warehouse:
+    """The warehouse of the project's selected profile output (DuckDB when the type is unknown)."""
+    return WAREHOUSES.get(str(project.output().get("type")), DuckDB)()

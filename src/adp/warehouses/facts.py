@@ -1,7 +1,7 @@
-"""Engine-neutral facts a warehouse module reads out of its engine's error messages.
+"""Engine-neutral facts a warehouse reads out of its engine's error messages.
 
-Each warehouse module exposes `parse_error(text) -> SqlFact | None`; the diagnosis core
-(adp.diagnose) only ever sees these facts, never an engine's wording.
+Each engine's `Warehouse.parse_error(text) -> SqlFact | None` (adp.warehouses.base) yields them; the
+diagnosis core (adp.diagnose) only ever sees these facts, never an engine's wording.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DuckDB error texts -> engine-neutral SqlFacts; relation columns read from the file, read-only.
+"""DuckDB error texts -> engine-neutral SqlFacts.
 
 The texts are DuckDB 2.0's (pinned). Carets and `LINE n` refer to dbt's wrapped SQL, so only the
 quoted line text is kept, never the position.
@@ -6,12 +6,8 @@ quoted line text is kept, never the position.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from adp.warehouses import facts as f
-
-if TYPE_CHECKING:
-    from adp.project import DbtProject
 
 _Q = r"[\"']"
 # (kind, pattern): first match wins; named groups fill the fact.
@@ -89,36 +85,3 @@ def _line_at(text: str, pos: int) -> str:
     end = text.find("\n", pos)
     return text[start : end if end >= 0 else len(text)].strip()
 
-
-def relation_columns(project: "DbtProject", relation: str) -> list[str] | None:
-    """Column names of `relation` ("db"."schema"."name") read from the DuckDB file, read-only.
-
-    None when the file is absent, locked by another process, or has no such relation: callers
-    fall back to the manifest and compiled SQL.
-    """
-    import duckdb
-
-    from adp.warehouses.duckdb import database_path
-
-    db = database_path(project)
-    if db is None or not db.is_file():
-        return None
-    parts = [p.strip('"') for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', relation)]
-    if not parts:
-        return None
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error:
-        return None
-    try:
-        where = " and ".join(
-            f"lower({col}) = lower(?)" for col in ("database_name", "schema_name", "table_name")[-len(parts) :]
-        )
-        rows = con.execute(
-            f"select column_name from duckdb_columns() where {where} order by column_index", parts[-3:]
-        ).fetchall()
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-    return [r[0] for r in rows] or None

@@ -1,37 +1,25 @@
-"""Apache Spark through dbt-spark: the writer lock, message parsing, relation columns and profiles.
+"""What adp reads from Spark: relation columns and profiles, and the parser, on this process's session.
 
-Warehouse queries (columns, row counts, nulls) run on the Spark session already open in this process,
-i.e. the one the in-process engine's dbt-spark `method: session` started. adp never starts a second
-Spark itself: an embedded Derby metastore admits one process, and a cluster (`method: thrift`/`http`)
-is reached by dbt only. Without an open session these functions return nothing and the core falls
-back to the manifest, the compiled SQL and the column list in Spark's own error message.
+The queries run on the Spark session already open in this process, i.e. the one the in-process
+engine's dbt-spark `method: session` started. adp never starts a second Spark itself: an embedded
+Derby metastore admits one process, and a cluster (`method: thrift`/`http`) is reached by dbt only.
+Without an open session these functions return nothing and the core falls back to the manifest, the
+compiled SQL and the column list in Spark's own error message. pyspark is imported inside `_session`
+only: it is large, and optional.
 """
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adp.project import DbtProject
-from adp.warehouses.spark_messages import function_names, parse_error  # noqa: F401  (the diagnosis interface)
 
 if TYPE_CHECKING:
     from adp.history_db import RelationProfile, RelationRef
 
-NAME = "spark"
-
 _RANGE_TYPES = frozenset(
     "tinyint smallint int bigint float double decimal date timestamp timestamp_ntz byte short integer long real".split()
 )
-
-
-def lock_path(project: DbtProject) -> Path:
-    """The target dir's lock: one adp writer per project (the metastore and warehouse dir are the project's)."""
-    return project.target_dir / ".adp.lock"
-
-
-def release_in_process_handles() -> None:
-    """Nothing to release: the Spark session stays warm for the next in-process dbt call."""
 
 
 def _session() -> Any:

@@ -1,10 +1,18 @@
-"""DuckDB: where the warehouse file is, which failures are transient, how to read relation columns."""
+"""What adp reads from DuckDB: the warehouse file, relation columns and profiles, the parser, built-ins.
+
+Every connection to the warehouse file is read-only, so it never takes dbt's writer lock. `duckdb` is
+imported inside the functions (as `adp.history_db`, which imports it): `adp.warehouses` is imported
+by every command, and most never open a database.
+"""
 from __future__ import annotations
 
 import functools
+import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adp.errors import AdpError
 from adp.project import DbtProject
 
 if TYPE_CHECKING:
@@ -16,7 +24,10 @@ NAME = "duckdb"
 
 
 def database_path(project: DbtProject) -> Path | None:
-    """The DuckDB file of the selected profile output, resolved like dbt does from the project dir."""
+    """The DuckDB file of the selected profile output, resolved like dbt does from the project dir.
+
+    None for another engine's output, an in-memory database or MotherDuck.
+    """
     out = project.output()
     if out.get("type") != NAME:
         return None
@@ -26,12 +37,20 @@ def database_path(project: DbtProject) -> Path | None:
     return project.resolve(path)
 
 
-def lock_path(project: DbtProject) -> Path:
-    """`<duckdb file>.adp.lock`, or the target dir's lock for in-memory/remote databases."""
-    db = database_path(project)
-    if db is not None:
-        return db.with_name(db.name + ".adp.lock")
-    return project.target_dir / ".adp.lock"
+_COLUMNS = (
+    "select database_name, schema_name, table_name, column_name, data_type from duckdb_columns() "
+    "where not internal order by database_name, schema_name, table_name, column_index"
+)
+
+
+def _read_only(db: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse file; AdpError when another process holds it."""
+    import duckdb
+
+    try:
+        return duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as exc:
+        raise AdpError(f"cannot read the warehouse `{db}` (is another process writing it?): {exc}") from exc
 
 
 # -- validation: relation profiles (read-only; called after dbt has exited) --------------------------
@@ -48,17 +67,10 @@ def profile_relations(project: DbtProject, refs: list[RelationRef]) -> list[Rela
     Opens the warehouse file read-only, so it never takes dbt's writer lock. Relations that do not
     exist are left out; an in-memory or remote database gives an empty list.
     """
-    import duckdb
-
-    from adp.errors import AdpError
-
     db = database_path(project)
     if db is None or not db.is_file() or not refs:
         return []
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as exc:
-        raise AdpError(f"cannot read the warehouse `{db}` (is another process writing it?): {exc}") from exc
+    con = _read_only(db)
     try:
         catalog = _catalog(con)
         current_db = con.execute("select current_database()").fetchone()[0]
@@ -81,10 +93,7 @@ def _catalog(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], tuple
         "union all select database_name, schema_name, view_name, 'view' from duckdb_views() where not internal"
     ).fetchall():
         catalog[(dbname.lower(), schema.lower(), name.lower())] = (kind, [])
-    for dbname, schema, name, column, dtype in con.execute(
-        "select database_name, schema_name, table_name, column_name, data_type from duckdb_columns() "
-        "where not internal order by database_name, schema_name, table_name, column_index"
-    ).fetchall():
+    for dbname, schema, name, column, dtype in con.execute(_COLUMNS).fetchall():
         entry = catalog.get((dbname.lower(), schema.lower(), name.lower()))
         if entry is not None:
             entry[1].append((column, dtype))
@@ -127,25 +136,15 @@ def column_types(
     Matching is case-insensitive; a missing database means the current one. Returns {} for an
     in-memory/remote database or a file that does not exist yet; raises AdpError when it is locked.
     """
-    import duckdb
-
-    from adp.errors import AdpError
-
     db = database_path(project)
     if db is None or not db.is_file() or not relations:
         return {}
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as exc:
-        raise AdpError(f"cannot read the warehouse `{db}` (is another process writing it?): {exc}") from exc
+    con = _read_only(db)
     try:
         current = con.execute("select current_database()").fetchone()[0].lower()
         wanted = {((d or current).lower(), s.lower(), n.lower()): (d, s, n) for d, s, n in relations}
         found: dict[tuple[str | None, str, str], list[tuple[str, str]]] = {}
-        for dbname, schema, name, column, dtype in con.execute(
-            "select database_name, schema_name, table_name, column_name, data_type from duckdb_columns() "
-            "where not internal order by database_name, schema_name, table_name, column_index"
-        ).fetchall():
+        for dbname, schema, name, column, dtype in con.execute(_COLUMNS).fetchall():
             key = wanted.get((dbname.lower(), schema.lower(), name.lower()))
             if key is not None:
                 found.setdefault(key, []).append((column, dtype))
@@ -154,29 +153,39 @@ def column_types(
         con.close()
 
 
-def release_in_process_handles() -> None:
-    """Close dbt-duckdb's cached database handle after an in-process dbt call (it keeps the file locked).
+def relation_columns(project: DbtProject, relation: str) -> list[str] | None:
+    """Column names of `relation` ("db"."schema"."name") read from the DuckDB file, read-only.
 
-    dbt-duckdb keeps one environment per process (`keep_open` defaults to true); this is its private
-    state, so any change in that library only costs the release, never the run.
+    None when the file is absent, locked by another process, or has no such relation: callers
+    fall back to the manifest and compiled SQL.
     """
+    import duckdb
+
+    db = database_path(project)
+    if db is None or not db.is_file():
+        return None
+    parts = [p.strip('"') for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', relation)]
+    if not parts:
+        return None
     try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:
-        return
-    with DuckDBConnectionManager._LOCK:
-        env = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
-        if env is not None:
-            try:
-                env.close()
-            except Exception:  # already closed or a library change: the handle is dropped anyway
-                pass
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        where = " and ".join(
+            f"lower({col}) = lower(?)" for col in ("database_name", "schema_name", "table_name")[-len(parts) :]
+        )
+        rows = con.execute(
+            f"select column_name from duckdb_columns() where {where} order by column_index", parts[-3:]
+        ).fetchall()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return [r[0] for r in rows] or None
 
 
-# -- diagnosis: DuckDB messages -> neutral facts, relation columns (adp.diagnose) ----------------------
-from adp.warehouses.duckdb_messages import parse_error, relation_columns  # noqa: E402,F401
-
+# -- diagnosis and fixes: built-in names, and does a repaired SQL text parse? (no catalog, no file) ----
 
 # Called like functions but handled by DuckDB's parser, so absent from duckdb_functions().
 _PARSER_FORMS = ("coalesce", "ifnull", "cast", "try_cast", "extract")
@@ -192,11 +201,8 @@ def function_names() -> list[str]:
     return sorted({*names, *_PARSER_FORMS})
 
 
-# -- fixes: does a repaired SQL text parse? (adp.fixes; parser only, no catalog, no database) --------
 def sql_parses(sql: str) -> bool | None:
     """True when DuckDB's parser accepts `sql` (names are not bound), None when it cannot be checked."""
-    import json
-
     import duckdb
 
     try:

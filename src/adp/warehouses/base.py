@@ -1,0 +1,93 @@
+"""The one interface the core has to an engine: `Warehouse`, a base class with documented hooks.
+
+As dbt-duckdb's `BasePlugin`, each operation says when the core calls it and what an engine that
+cannot do it returns. Two are abstract (every engine must say where its writer lock lives and how to
+read its messages); the others default to "cannot tell", and the core then falls back to the
+manifest, the compiled SQL and the message itself. An engine is a package under `adp.warehouses`
+exporting one `Warehouse` subclass, registered by its profile `type` in `adp.warehouses.WAREHOUSES`.
+"""
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from adp.history_db import RelationProfile, RelationRef
+    from adp.project import DbtProject
+    from adp.warehouses.facts import SqlFact
+
+Relation = tuple["str | None", str, str]  # (database or None for the current one, schema, name)
+
+
+class Warehouse(abc.ABC):
+    """What adp asks of an engine. Stateless: every call gets the project it is about."""
+
+    name: ClassVar[str]  # the profile output's `type` that selects this engine
+
+    # -- locking (adp.workspace, before any dbt call) --------------------------------------------
+    @abc.abstractmethod
+    def lock_path(self, project: DbtProject) -> Path:
+        """The file adp locks so that one writer at a time runs dbt on this project's warehouse.
+
+        Called once per command that writes. Engines whose storage is the project's own (a file,
+        a metastore in the project) return a path next to it, else `project.target_dir / ".adp.lock"`.
+        """
+
+    # -- diagnosis (adp.diagnose, adp.fixes) -----------------------------------------------------
+    @abc.abstractmethod
+    def parse_error(self, text: str) -> SqlFact | None:
+        """The first engine error in a dbt message, as an engine-neutral `SqlFact`.
+
+        Called for every failed node's message. None when no known pattern matches: the
+        diagnosis then rests on dbt's own categories and the SQL text only.
+        """
+
+    def function_names(self) -> list[str]:
+        """The engine's built-in function names, the pool a misspelled function is matched against.
+
+        Called when a diagnosis finds an unknown function. An engine that cannot list them returns
+        [] (the engine's own suggestions, if any, are then the only candidates).
+        """
+        return []
+
+    def relation_columns(self, project: DbtProject, relation: str) -> list[str] | None:
+        """Column names of `relation` as dbt renders it (`"db"."schema"."name"`, `` `s`.`n` ``), read-only.
+
+        Called by diagnosis and fix rules looking for the upstream columns of a failed node. None
+        when the engine cannot be read (no file, locked, no session) or has no such relation.
+        """
+        return None
+
+    def sql_parses(self, sql: str) -> bool | None:
+        """Whether the engine's parser accepts `sql` (names are not bound; nothing is run).
+
+        Called by fix rules to check that a repaired text parses before proposing it. None means
+        "cannot tell" (no parser at hand), which a rule treats as neither a pass nor a failure.
+        """
+        return None
+
+    # -- inspection and validation (adp.inspect_node, adp.validate; after dbt has exited) ----------
+    def column_types(self, project: DbtProject, relations: list[Relation]) -> dict[Relation, list[tuple[str, str]]]:
+        """(database, schema, name) -> [(column, type)] for each of `relations` that exists, read-only.
+
+        Called by `adp inspect` for a node's upstream relations. Matching ignores case; a relation
+        that does not exist is left out; an engine that cannot be read returns {}.
+        """
+        return {}
+
+    def profile_relations(self, project: DbtProject, refs: list[RelationRef]) -> list[RelationProfile]:
+        """Columns and types of each relation that exists; for tables also rows, nulls and min/max.
+
+        Called by validation after a green build, to compare with the last good run's snapshot.
+        Must never take dbt's writer lock. Relations that do not exist are left out; an engine that
+        cannot be read returns [] (validation then checks dbt's test results only).
+        """
+        return []
+
+    # -- the in-process engine (adp.engine.in_process) -------------------------------------------
+    def release_in_process_handles(self) -> None:
+        """Drop what the adapter keeps open after an in-process dbt call (e.g. a file lock).
+
+        Called after every in-process dbt invocation. The default keeps everything (nothing to release).
+        """

@@ -1,0 +1,108 @@
+"""Every engine against the typed interface (`adp.warehouses.base.Warehouse`), and no probing of one.
+
+The interface is read with `inspect`, so an operation added to it is checked here without editing
+this file: each registered engine must implement every abstract one with the same parameters, and
+every operation must be callable on every engine (a default, not an AttributeError a caller catches).
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import pytest
+
+from adp.project import DbtProject
+from adp.warehouses import WAREHOUSES, for_project
+from adp.warehouses.base import Warehouse
+from adp.warehouses.duckdb import DuckDB
+from adp.warehouses.spark import Spark
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "adp"
+OPERATIONS = sorted(n for n, m in inspect.getmembers(Warehouse, inspect.isfunction) if not n.startswith("_"))
+ABSTRACT = sorted(Warehouse.__abstractmethods__)
+ENGINES = sorted(WAREHOUSES.items())
+
+
+def _params(fn) -> list[str]:
+    return list(inspect.signature(fn).parameters)
+
+
+def test_the_interface_lists_the_operations_the_core_calls():
+    assert {"lock_path", "parse_error"} <= set(ABSTRACT)
+    assert {"function_names", "relation_columns", "sql_parses", "column_types", "profile_relations",
+            "release_in_process_handles"} <= set(OPERATIONS)
+    for name in OPERATIONS:
+        assert inspect.getdoc(getattr(Warehouse, name)), f"Warehouse.{name} has no docstring"
+
+
+@pytest.mark.parametrize("key, engine", ENGINES, ids=[k for k, _ in ENGINES])
+def test_each_engine_implements_the_interface(key, engine):
+    assert inspect.isclass(engine) and issubclass(engine, Warehouse)
+    assert engine.name == key
+    assert not inspect.isabstract(engine), f"{engine.__name__} leaves {sorted(engine.__abstractmethods__)} abstract"
+    instance = engine()
+    assert isinstance(instance, Warehouse)
+    for name in ABSTRACT:
+        assert getattr(engine, name) is not getattr(Warehouse, name), f"{engine.__name__}.{name} is not implemented"
+    for name in OPERATIONS:
+        assert callable(getattr(instance, name))
+        assert _params(getattr(engine, name)) == _params(getattr(Warehouse, name)), f"{engine.__name__}.{name}"
+
+
+def test_defaults_mean_cannot_tell(tmp_path):
+    class Bare(Warehouse):
+        name = "bare"
+
+        def lock_path(self, project):
+            return tmp_path / ".adp.lock"
+
+        def parse_error(self, text):
+            return None
+
+    bare = Bare()
+    assert bare.function_names() == [] and bare.sql_parses("select 1") is None
+    assert bare.relation_columns(None, "x") is None and bare.column_types(None, [(None, "s", "t")]) == {}
+    assert bare.profile_relations(None, []) == [] and bare.release_in_process_handles() is None
+
+
+def _project(tmp_path: Path, kind: str) -> DbtProject:
+    (tmp_path / "dbt_project.yml").write_text("name: p\nprofile: p\n", encoding="utf-8")
+    (tmp_path / "profiles.yml").write_text(
+        f"p:\n  target: dev\n  outputs:\n    dev:\n      type: {kind}\n      path: w.duckdb\n      schema: s\n",
+        encoding="utf-8",
+    )
+    return DbtProject.open(tmp_path, tmp_path, None)
+
+
+@pytest.mark.parametrize("kind, engine", [("duckdb", DuckDB), ("spark", Spark), ("postgres", DuckDB)])
+def test_for_project_picks_the_engine_by_profile_type(tmp_path, kind, engine):
+    warehouse = for_project(_project(tmp_path, kind))
+    assert type(warehouse) is engine and isinstance(warehouse, Warehouse)
+
+
+def test_duckdb_locks_next_to_its_file(tmp_path):
+    project = _project(tmp_path, "duckdb")
+    assert for_project(project).lock_path(project) == (tmp_path / "w.duckdb.adp.lock").resolve()
+
+
+def _probes(path: Path) -> list[str]:
+    """getattr/hasattr calls whose object is a warehouse: `for_project(...)`, or a name/attribute `*warehouse*`."""
+    hits = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")):
+            continue
+        target = node.args[0] if node.args else None
+        text = ast.unparse(target) if target is not None else ""
+        if "for_project(" in text or "warehouse" in text.lower() or text in {name.lower() for name in WAREHOUSES}:
+            hits.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
+    return hits
+
+
+def test_no_caller_probes_a_warehouse():
+    files = sorted(SRC.rglob("*.py"))
+    assert len(files) > 30
+    hits = [h for p in files for h in _probes(p)]
+    assert hits == [], "probing instead of the typed interface (adp.warehouses.base.Warehouse):\n" + "\n".join(hits)
+    text = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    assert "getattr(for_project" not in text and "hasattr(for_project" not in text
