@@ -7,10 +7,11 @@ nodes) collapse into one diagnosis that lists every failed node in `details["fai
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 from adp.artifacts import Manifest
 from adp.diagnose.context import Context, Failure
-from adp.diagnose.rules import RULES
+from adp.diagnose.rules import RULES, recognise
 from adp.models import PHASE_NODE, PHASE_OK, PHASE_PARSE, Diagnosis, RunResult
 from adp.project import DbtProject
 from adp.runlog import RunLog
@@ -31,16 +32,23 @@ def failures(result: RunResult) -> list[Failure]:
 
 
 def diagnose(
-    result: RunResult, project: DbtProject, log: RunLog | None = None, manifest: Manifest | None = None
+    result: RunResult,
+    project: DbtProject,
+    log: RunLog | None = None,
+    manifest: Manifest | None = None,
+    tracer: Callable[[str, Diagnosis], None] | None = None,
 ) -> list[Diagnosis]:
     """One Diagnosis per root failure of `result`, emitted to `log` as `event: diagnosis` when given.
 
-    `manifest` lets a caller share one parse of target/manifest.json with its other steps.
+    `manifest` lets a caller share one parse of target/manifest.json with its other steps; `tracer`
+    receives the name of the rule that answered each failure and its diagnosis (before merging).
     """
     ctx = Context(result, project, manifest)
     merged: dict[tuple, Diagnosis] = {}
     for failure in failures(result):
-        diagnosis = next(d for d in (rule(ctx, failure) for rule in RULES) if d is not None)
+        name, diagnosis = recognise(ctx, failure)
+        if tracer is not None:
+            tracer(name, diagnosis)
         key = (diagnosis.category, diagnosis.file, diagnosis.identifier, diagnosis.root_cause_node)
         if diagnosis.category == "unknown" or diagnosis.file is None:
             key += (diagnosis.node,)
