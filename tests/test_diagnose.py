@@ -112,7 +112,8 @@ def test_cli_diagnose_json_and_log(tmp_path):
     assert [(d["category"], d["file"], d["identifier"]) for d in out] == [
         ("sql.function_not_found", "macros/days_between.sql", "date_dif")]
     assert set(out[0]) == {"category", "summary", "transient", "node", "root_cause_node", "file", "line", "identifier",
-                           "candidates", "evidence", "phase", "message", "details"}
+                           "candidates", "evidence", "phase", "message", "details", "fact"}
+    assert out[0]["fact"]["kind"] == "function_not_found" and out[0]["fact"]["name"] == "date_dif"
     events = [e for e in read_events(logs) if e["event"] == "diagnosis"]
     assert len(events) == 1 and events[0]["identifier"] == "date_dif"
 

@@ -259,7 +259,7 @@ def proposal_from_answer(ws: Workspace, answer: dict[str, Any], diagnosis: Diagn
         data["edits"] = [_relative(ws, e) for e in data["edits"]]
     data.update(source="agent", diagnosis_category=diagnosis.category, node=diagnosis.node, file_sha256={}, id="pending")
     _validate(data)
-    data["id"] = "agent-" + proposal_id(str(data["rule"]), data["edits"])[:8]
+    data["id"] = "agent-" + proposal_id(str(data["rule"]), data["edits"], data.get("action"))
     try:
         data["file_sha256"] = {e["path"]: sha256_file(safe_path(ws.project, e["path"])) for e in data["edits"]}
         proposal = proposal_from_dict(data)

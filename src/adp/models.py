@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adp.warehouses.facts import SqlFact
 
 # Exit codes of every adp command.
 EXIT_OK = 0
@@ -96,6 +99,7 @@ class Diagnosis:
     phase: str = PHASE_NODE
     message: str = ""  # the full verbatim error message
     details: dict[str, Any] = field(default_factory=dict)  # rule-specific structured facts
+    fact: SqlFact | None = None  # the warehouse error as its engine's package parsed it (fix rules read this)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

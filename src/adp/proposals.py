@@ -5,12 +5,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from adp.apply import edits_from_json, sha256_file
 from adp.editable import safe_path
 from adp.errors import FixError
-from adp.models import FixProposal
+from adp.models import Edit, FixProposal
 from adp.project import DbtProject
 
 
@@ -92,7 +92,7 @@ def proposal_from_file(project: DbtProject, path: str | Path) -> FixProposal:
     data.setdefault("rationale", "")
     data.setdefault("confidence", 0.0)
     edits = data.get("edits") or []
-    data.setdefault("id", proposal_id(data.get("rule", "agent"), edits))
+    data.setdefault("id", proposal_id(data.get("rule", "agent"), edits, data.get("action")))
     if "file_sha256" not in data:
         data["file_sha256"] = {e["path"]: _sha256_of(project, e["path"]) for e in edits if "path" in e}
     data.setdefault("rule", "agent")
@@ -106,7 +106,14 @@ def _sha256_of(project: DbtProject, rel: str) -> str:
     return sha256_file(path)
 
 
-def proposal_id(rule: str, edits: list[dict[str, Any]]) -> str:
-    """A short stable id for a proposal: the hash of its rule and edits."""
-    blob = json.dumps([rule, edits], sort_keys=True).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()[:10]
+def proposal_id(rule: str, edits: Iterable[Edit | dict[str, Any]], action: dict[str, Any] | None = None) -> str:
+    """The one id of a proposal (rule engine, agent, hand-written file): 12 hex digits of the sha256 of
+    its rule, edits and action, so the same fix always gets the same id.
+
+    >>> proposal_id("column_typo", [Edit("models/a.sql", "frist", "first")]) == proposal_id(
+    ...     "column_typo", [{"path": "models/a.sql", "old": "frist", "new": "first"}])
+    True
+    """
+    items = [asdict(e) if isinstance(e, Edit) else e for e in edits]
+    blob = json.dumps([rule, items, action], sort_keys=True).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:12]

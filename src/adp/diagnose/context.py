@@ -13,6 +13,8 @@ from adp.diagnose import sql_columns
 from adp.diagnose.candidates import rank
 from adp.diagnose.locate import find_line, find_pattern
 from adp.diagnose.taxonomy import CATEGORIES, is_transient
+from adp.editable import safe_path
+from adp.errors import FixError
 from adp.models import Candidate, Diagnosis, NodeResult, RunResult
 from adp.project import DbtProject
 from adp.warehouses import for_project
@@ -21,6 +23,21 @@ from adp.warehouses.facts import SqlFact
 MODEL_TYPES = ("model", "seed", "snapshot")
 EPHEMERAL_PREFIX = "__dbt__cte__"
 _RAW_REF = re.compile(r"\{\{\s*(?:ref|source)\s*\(([^)]*)\)\s*\}\}")
+
+
+def read_project_file(project: DbtProject, rel: str | None) -> str | None:
+    """The text of a project file as stored (bytes decoded, newlines kept), for diagnosis and fix rules alike.
+
+    None when `rel` is empty, the file is absent or not UTF-8, or it is not the project's own: outside the
+    project, reached through a symlink, or hard-linked (the checks of `adp.editable.safe_path`).
+    """
+    if not rel:
+        return None
+    try:
+        path = safe_path(project, rel)
+        return path.read_bytes().decode("utf-8") if path.is_file() else None
+    except (FixError, OSError, UnicodeDecodeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -59,12 +76,7 @@ class Context:
         return self._facts[failure.text]
 
     def read(self, rel: str | None) -> str | None:
-        if not rel:
-            return None
-        try:
-            return (self.project.project_dir / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
+        return read_project_file(self.project, rel)
 
     def exists(self, rel: str) -> bool:
         return (self.project.project_dir / rel).is_file()
@@ -291,6 +303,7 @@ class Context:
             phase=failure.phase,
             message=failure.text,
             details=details or {},
+            fact=self.fact(failure),
         )
 
     def rank(self, name: str, pool: list[str], hints: tuple[str, ...] | list[str] = ()) -> list[Candidate]:

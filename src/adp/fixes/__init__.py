@@ -1,7 +1,9 @@
 """Fix rules: from a Diagnosis, zero or more FixProposals, best first, each already through the guards.
 
-`RULES` is the one registry: small functions `rule(diagnosis, ctx) -> list[FixProposal]`, each checking
-the category it handles. Failures that need intent (data-test failures, a ref to a model that does not
+`RULES` is the one registry: small functions `rule(diagnosis, ctx) -> list[FixProposal]`, each declaring
+the diagnosis categories it handles with `@rule("sql.column_not_found", ...)` (adp.fixes.context). The
+registry calls a rule only for those categories and names each proposal after the rule that made it
+(`rule` and `id`); rules never spell their own name. Failures that need intent (data-test failures, a ref to a model that does not
 exist, a missing env var, a join on the wrong key, duplicates, cycles, ragged CSVs) match no rule or
 only produce a low-confidence `needs_review` suggestion: the loop escalates them.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Callable, Iterator
 
 from adp.artifacts import Manifest
 from adp.errors import FixError
@@ -17,10 +20,13 @@ from adp.fixes.confidence import MEANING_CHANGE_CAP
 from adp.fixes.context import FixContext
 from adp.models import Diagnosis, FixProposal, RunResult
 from adp.project import DbtProject
+from adp.proposals import proposal_id
 
 log = logging.getLogger(__name__)
 
-RULES = (
+Rule = Callable[[Diagnosis, FixContext], "list[FixProposal]"]
+
+RULES: tuple[Rule, ...] = (
     typos.column_typo,
     typos.function_typo,
     typos.type_typo,
@@ -50,6 +56,23 @@ RULES = (
 )
 
 
+def candidates(diagnosis: Diagnosis, ctx: FixContext) -> Iterator[tuple[Rule, FixProposal]]:
+    """Every proposal of every rule that handles `diagnosis.category`, in registry order, before the guards.
+
+    A rule that raises is logged and skipped: a broken rule must not stop the loop.
+    """
+    for rule in RULES:
+        if diagnosis.category not in rule.categories:  # type: ignore[attr-defined]
+            continue
+        try:
+            proposals = rule(diagnosis, ctx)
+        except Exception:
+            log.exception("fix rule %s failed on %s", rule.__name__, diagnosis.category)
+            continue
+        for p in proposals:
+            yield rule, replace(p, rule=rule.__name__, id=proposal_id(rule.__name__, p.edits, p.action))
+
+
 def propose(
     diagnosis: Diagnosis, project: DbtProject, result: RunResult | None = None, manifest: Manifest | None = None
 ) -> list[FixProposal]:
@@ -60,20 +83,14 @@ def propose(
     """
     ctx = FixContext(project, result, manifest)
     found: dict[str, FixProposal] = {}
-    for rule in RULES:
+    for rule, p in candidates(diagnosis, ctx):
         try:
-            proposals = rule(diagnosis, ctx)
-        except Exception:  # a broken rule must not stop the loop; the others still get their say
-            log.exception("fix rule %s failed on %s", rule.__name__, diagnosis.category)
+            guards.check(p, project, ctx.manifest)
+        except FixError as exc:
+            log.warning("rule %s proposal refused by the guards: %s", rule.__name__, exc)
             continue
-        for p in proposals:
-            try:
-                guards.check(p, project, ctx.manifest)
-            except FixError as exc:
-                log.warning("rule %s proposal refused by the guards: %s", rule.__name__, exc)
-                continue
-            if effects.touches_test_code(ctx.manifest.data, {e.path for e in p.edits}):
-                p = replace(p, confidence=min(p.confidence, MEANING_CHANGE_CAP), needs_review=True,
-                            rationale=p.rationale + " (it edits a macro that tests run: a person decides)")
-            found.setdefault(p.id, p)
+        if effects.touches_test_code(ctx.manifest.data, {e.path for e in p.edits}):
+            p = replace(p, confidence=min(p.confidence, MEANING_CHANGE_CAP), needs_review=True,
+                        rationale=p.rationale + " (it edits a macro that tests run: a person decides)")
+        found.setdefault(p.id, p)
     return sorted(found.values(), key=lambda p: (p.needs_review, -p.confidence))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 
 from adp.fixes.confidence import MEANING_CHANGE_CAP, score
-from adp.fixes.context import FixContext
+from adp.fixes.context import FixContext, rule
 from adp.models import Diagnosis, FixProposal
 
 
@@ -20,23 +20,21 @@ def _node_for(d: Diagnosis, ctx: FixContext, resource_type: str) -> str | None:
     return None
 
 
+@rule("dbt.incremental_schema_change")
 def incremental_full_refresh(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """An incremental model's columns changed: rebuild it. This drops its history, so a person decides."""
-    if d.category != "dbt.incremental_schema_change":
-        return []
     uid = _node_for(d, ctx, "model")
     if uid is None:
         return []
     materialized = (ctx.manifest.node(uid) or {}).get("config", {}).get("materialized")
     conf = score(closeness=0.95 if materialized == "incremental" else 0.7, cap=MEANING_CHANGE_CAP)
     why = "rebuild the incremental model with --full-refresh (its stored history is dropped and recomputed)"
-    return [ctx.proposal("incremental_full_refresh", d, why, conf, action={"full_refresh": uid}, needs_review=True)]
+    return [ctx.fix(d, why, conf, action={"full_refresh": uid}, needs_review=True)]
 
 
+@rule("dbt.seed_schema_change")
 def seed_full_refresh(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """A seed's header changed while its table exists: reload it from its file (nothing is lost)."""
-    if d.category != "dbt.seed_schema_change":
-        return []
     uid = _node_for(d, ctx, "seed")
     if uid is None:
         return []
@@ -51,4 +49,4 @@ def seed_full_refresh(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         closeness = 0.8  # could not compare: the diagnosis alone
     conf = score(closeness=closeness)
     why = "the seed file's columns differ from its existing table: reload it with --full-refresh"
-    return [ctx.proposal("seed_full_refresh", d, why, conf, action={"full_refresh": uid})]
+    return [ctx.fix(d, why, conf, action={"full_refresh": uid})]

@@ -14,12 +14,15 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from adp.diagnose.candidates import rank as candidates_rank
+
 MEANING_CHANGE_CAP = 0.6  # below the autonomous threshold: a person decides
 AMBIGUOUS_CAP = 0.5  # two (nearly) equally good candidates
 REVIEW_CAP = 0.4  # suggestions that need intent (needs_review)
 MAX_TYPO_DISTANCE = 2  # beyond this a name is a different name, not a typo (unless one extends the other)
 TIE_MARGIN = 0.02  # closeness difference under which two candidates count as equally good
 CEILING = 0.97
+PLAUSIBLE = 1e-9  # any closeness above 0 is a candidate; 0 means not a plausible replacement
 
 
 def distance(a: str, b: str) -> int:
@@ -79,17 +82,16 @@ class Ranked:
 
 
 def rank(wrong: str, candidates: list[str]) -> Ranked | None:
-    """The closest plausible candidate (None when none is plausible)."""
-    scored = sorted(
-        {(closeness(wrong, c), c) for c in dict.fromkeys(candidates) if c and c != wrong},
-        key=lambda sc: (-sc[0], sc[1]),
-    )
-    scored = [sc for sc in scored if sc[0] > 0] + [sc for sc in scored if sc[0] <= 0]
-    if not scored or scored[0][0] <= 0:
+    """The closest plausible candidate by `closeness` (None when none is plausible), and its margin.
+
+    The ranking is `adp.diagnose.candidates.rank`'s, with this module's measure; names differing only in
+    case stay candidates (`ref('Orders')` -> `orders`).
+    """
+    top = candidates_rank(wrong, candidates, min_score=PLAUSIBLE, limit=2, measure=closeness, fold_case=False)
+    if not top:
         return None
-    best = scored[0]
-    runner = scored[1][0] if len(scored) > 1 else 0.0
-    return Ranked(best[1], best[0], round(best[0] - runner, 4))
+    runner = top[1].score if len(top) > 1 else 0.0
+    return Ranked(top[0].name, top[0].score, round(top[0].score - runner, 4))
 
 
 def score(

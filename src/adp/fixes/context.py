@@ -2,19 +2,36 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import yaml
 
 from adp.artifacts import Manifest
+from adp.diagnose.context import read_project_file
 from adp.models import Diagnosis, Edit, FixProposal, RunResult
 from adp.project import DbtProject
+from adp.proposals import proposal_id
 from adp.warehouses import for_project
-from adp.warehouses.facts import SqlFact
+
+R = TypeVar("R", bound=Callable[..., object])
+
+
+def rule(*categories: str) -> Callable[[R], R]:
+    """Declare the diagnosis categories a fix rule handles; the registry calls it only for those.
+
+    >>> @rule("sql.group_by")
+    ... def example(d, ctx): ...
+    >>> sorted(example.categories)
+    ['sql.group_by']
+    """
+    def declare(fn: R) -> R:
+        fn.categories = frozenset(categories)  # type: ignore[attr-defined]
+        return fn
+
+    return declare
 
 
 def sha256_text(text: str) -> str:
@@ -39,13 +56,7 @@ class FixContext:
         if not rel:
             return None
         if rel not in self._texts:
-            root = self.project.project_dir.resolve()
-            path = (root / rel).resolve()
-            ok = path.is_file() and (path == root or root in path.parents) and not Path(rel).is_absolute()
-            try:
-                self._texts[rel] = path.read_bytes().decode("utf-8") if ok else None
-            except (OSError, UnicodeDecodeError):
-                self._texts[rel] = None
+            self._texts[rel] = read_project_file(self.project, rel)
         return self._texts[rel]
 
     def config_paths(self, key: str, default: str) -> list[str]:
@@ -116,6 +127,18 @@ class FixContext:
 
     # -- building proposals ----------------------------------------------------------------------
 
+    def fix(
+        self,
+        d: Diagnosis,
+        rationale: str,
+        confidence: float,
+        edits: list[Edit] = (),  # type: ignore[assignment]
+        action: dict[str, Any] | None = None,
+        needs_review: bool = False,
+    ) -> FixProposal:
+        """A rule's proposal; the registry (`adp.fixes.candidates`) names it after the rule and sets its id."""
+        return self.proposal("", d, rationale, confidence, edits, action, needs_review)
+
     def proposal(
         self,
         rule: str,
@@ -127,9 +150,8 @@ class FixContext:
         needs_review: bool = False,
     ) -> FixProposal:
         edits = list(edits)
-        key = json.dumps([rule, [e.__dict__ for e in edits], action], sort_keys=True)
         return FixProposal(
-            id=hashlib.sha256(key.encode()).hexdigest()[:12],
+            id=proposal_id(rule, edits, action),
             rule=rule,
             diagnosis_category=d.category,
             rationale=rationale,
@@ -140,11 +162,6 @@ class FixContext:
             node=d.root_cause_node or d.node,
             needs_review=needs_review,
         )
-
-
-def fact(d: Diagnosis, project: DbtProject) -> SqlFact | None:
-    """The warehouse's reading of the message (engine texts are parsed in adp.warehouses only)."""
-    return for_project(project).parse_error(d.message) if d.message else None
 
 
 def line_span(text: str, line: int) -> tuple[int, int]:

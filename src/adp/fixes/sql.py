@@ -5,7 +5,7 @@ import re
 
 from adp.diagnose.sql_columns import KEYWORDS, paren_depths
 from adp.fixes.confidence import MEANING_CHANGE_CAP, REVIEW_CAP, closeness, score
-from adp.fixes.context import FixContext, edit_spans, fact, line_span, word_spans
+from adp.fixes.context import FixContext, edit_spans, line_span, rule, word_spans
 from adp.models import Diagnosis, FixProposal
 
 DATE_PARTS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond",
@@ -22,7 +22,7 @@ def _final_select_start(text: str) -> int:
 
 def _locate_line(d: Diagnosis, ctx: FixContext, text: str) -> int | None:
     """The file line the diagnosis points at: the engine's quoted line if it is in the file once, else d.line."""
-    f = fact(d, ctx.project)
+    f = d.fact
     if f and f.line_text:
         hits = [i for i, line in enumerate(text.split("\n"), 1) if line.strip() == f.line_text.strip()]
         if len(hits) == 1:
@@ -64,12 +64,13 @@ def _from_alias(body: str) -> str | None:
     return names[-1]
 
 
+@rule("sql.ambiguous_column")
 def ambiguous_column(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """Qualify an ambiguous column with the preserved side of the join (DuckDB lists the choices)."""
     text = ctx.read(d.file)
-    if d.category != "sql.ambiguous_column" or not d.identifier or text is None:
+    if not d.identifier or text is None:
         return []
-    f = fact(d, ctx.project)
+    f = d.fact
     choices = [c for c in (f.hints if f else ()) or [c.name for c in d.candidates] if "." in c]
     qualifiers = [c.rsplit(".", 1)[0] for c in choices]
     if len(qualifiers) < 2:
@@ -95,13 +96,14 @@ def ambiguous_column(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if edit is None:
         return []
     conf = score(closeness=0.9, margin=margin, from_message=True, occurrences=len(spans))
-    return [ctx.proposal("ambiguous_column", d, f"qualify `{d.identifier}` as `{chosen}.{d.identifier}`: {why}", conf, [edit])]
+    return [ctx.fix(d, f"qualify `{d.identifier}` as `{chosen}.{d.identifier}`: {why}", conf, [edit])]
 
 
+@rule("sql.group_by")
 def group_by_column(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """Add the selected column to the final GROUP BY, in select-list order."""
     text = ctx.read(d.file)
-    if d.category != "sql.group_by" or not d.identifier or text is None:
+    if not d.identifier or text is None:
         return []
     start = _final_select_start(text)
     depths = paren_depths(text)
@@ -127,16 +129,17 @@ def group_by_column(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if edit is None:
         return []
     conf = score(closeness=0.9, from_message=True, occurrences=len(exprs))
-    return [ctx.proposal("group_by_column", d, f"add `{expr}` to the GROUP BY (the message asks for it)", conf, [edit])]
+    return [ctx.fix(d, f"add `{expr}` to the GROUP BY (the message asks for it)", conf, [edit])]
 
 
+@rule("sql.syntax")
 def missing_comma(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`syntax error at or near "x"` where x starts a line: the previous select item lacks its comma.
 
     Near "." where the line starts with `t.col`: the parser took `t` as the previous item's alias.
     """
     text = ctx.read(d.file)
-    if d.category != "sql.syntax" or not d.identifier or text is None:
+    if not d.identifier or text is None:
         return []
     lines = text.split("\n")
     n = _locate_line(d, ctx, text)
@@ -158,19 +161,20 @@ def missing_comma(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if edit is None:
         return []
     conf = score(closeness=0.85, verified=verified)
-    return [ctx.proposal("missing_comma", d, f"add the missing comma before `{d.identifier}` (line {prev + 1})", conf, [edit])]
+    return [ctx.fix(d, f"add the missing comma before `{d.identifier}` (line {prev + 1})", conf, [edit])]
 
 
 # Keywords long enough that a misspelling of them is recognisable (`on`, `as`, `by` are not).
 TYPO_KEYWORDS = sorted(k for k in KEYWORDS if len(k) >= 4)
 
 
+@rule("sql.syntax")
 def keyword_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`selct`, `left jion`, `gruop by`: the token the parser stopped at is a misspelled keyword, or the
     word before it is (`form t`, `whre a`, `ordr by`: the misspelling was read as an alias)."""
     text = ctx.read(d.file)
     token = d.identifier or ""
-    if d.category != "sql.syntax" or not token or text is None:
+    if not token or text is None:
         return []
     n = _locate_line(d, ctx, text)
     if not n:
@@ -203,13 +207,14 @@ def keyword_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     margin = close - (fits[1][0] if len(fits) > 1 else 0.0)
     conf = score(closeness=close, margin=margin, verified=verified)
-    return [ctx.proposal("keyword_typo", d, f"keyword misspelled on line {n}: `{word}` -> `{keyword}`", conf, [edit])]
+    return [ctx.fix(d, f"keyword misspelled on line {n}: `{word}` -> `{keyword}`", conf, [edit])]
 
 
+@rule("sql.syntax")
 def trailing_semicolon(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """A model ending in `;`: dbt wraps the SQL in `create ... as (...)`, where the semicolon cannot parse."""
     text = ctx.read(d.file)
-    if d.category != "sql.syntax" or d.identifier != ";" or text is None:
+    if d.identifier != ";" or text is None:
         return []
     m = re.search(r";(?P<tail>(?:\s|--[^\n]*|/\*.*?\*/|\{#.*?#\})*)$", text, re.S)
     if not m or text.count(";") != 1:
@@ -218,13 +223,14 @@ def trailing_semicolon(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if edit is None:
         return []
     conf = score(closeness=0.95)  # the only `;` in the file, with nothing but comments after it
-    return [ctx.proposal("trailing_semicolon", d, "remove the trailing `;` (dbt wraps the model's SQL)", conf, [edit])]
+    return [ctx.fix(d, "remove the trailing `;` (dbt wraps the model's SQL)", conf, [edit])]
 
 
+@rule("sql.syntax")
 def unbalanced_paren(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """Balance the parentheses on the reported line, keeping only repairs the warehouse parses."""
     text = ctx.read(d.file)
-    if d.category != "sql.syntax" or text is None:
+    if text is None:
         return []
     n = _locate_line(d, ctx, text)
     if not n:
@@ -249,14 +255,15 @@ def unbalanced_paren(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if edit is None:
         return []
     conf = score(closeness=0.9, margin=margin, verified=True)
-    return [ctx.proposal("unbalanced_paren", d, f"balance the parentheses on line {n}", conf, [edit])]
+    return [ctx.fix(d, f"balance the parentheses on line {n}", conf, [edit])]
 
 
+@rule("sql.unquoted_date_part", "sql.column_not_found")
 def quote_date_part(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`datediff(day, a, b)` -> `datediff('day', a, b)` (DuckDB's column candidates mislead here)."""
     text = ctx.read(d.file)
     part = (d.identifier or "").strip("'\"")
-    if d.category not in ("sql.unquoted_date_part", "sql.column_not_found") or part.lower() not in DATE_PARTS or text is None:
+    if part.lower() not in DATE_PARTS or text is None:
         return []
     funcs = "|".join(DATE_FUNCTIONS)
     spans = word_spans(text, part, after=rf"(?:{funcs})\s*\(\s*")
@@ -264,7 +271,7 @@ def quote_date_part(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if edit is None:
         return []
     conf = score(closeness=0.9, occurrences=len(spans))
-    return [ctx.proposal("quote_date_part", d, f"quote the date part `{part}` passed to a date function", conf, [edit])]
+    return [ctx.fix(d, f"quote the date part `{part}` passed to a date function", conf, [edit])]
 
 
 def _operand_end(text: str, i: int) -> int | None:
@@ -288,10 +295,11 @@ def _operand_end(text: str, i: int) -> int | None:
     return None
 
 
+@rule("sql.division_by_zero")
 def nullif_divisor(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`a // b` -> `a // nullif(b, 0)`: the result becomes NULL, which changes what the data means (capped)."""
     text = ctx.read(d.file)
-    if d.category != "sql.division_by_zero" or text is None:
+    if text is None:
         return []
     ops = [m for m in re.finditer(r"//|(?<![\w'])%(?![\w'])", text)]
     if d.line:
@@ -310,16 +318,17 @@ def nullif_divisor(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     conf = score(closeness=0.9, occurrences=len(ops), cap=MEANING_CHANGE_CAP)
     why = f"guard the divisor `{divisor}` with nullif(…, 0): rows dividing by zero become NULL (changes the data)"
-    return [ctx.proposal("nullif_divisor", d, why, conf, [edit], needs_review=True)]
+    return [ctx.fix(d, why, conf, [edit], needs_review=True)]
 
 
+@rule("sql.alias_not_found")
 def wrong_alias(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`o.status` where no `o` is in scope: use the candidate table that has every referenced column."""
     text = ctx.read(d.file)
-    if d.category != "sql.alias_not_found" or not d.identifier or text is None:
+    if not d.identifier or text is None:
         return []
     alias = d.identifier
-    f = fact(d, ctx.project)
+    f = d.fact
     scope = d.details.get("tables_in_scope") or []
     tables = list(dict.fromkeys([*(f.hints if f else ()), *(c.name for c in d.candidates), *scope]))
     spans = word_spans(text, alias, before=r"(?=\s*\.\s*\w)")
@@ -328,11 +337,8 @@ def wrong_alias(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     fits, known = tables, {}
     if len(tables) > 1:
-        from adp.diagnose.context import Context
-
-        dctx = Context(ctx.result, ctx.project)
-        uid = d.root_cause_node or d.node
-        known = {t: (dctx.alias_columns(dctx.code(uid), t, uid) if uid else None) for t in tables}
+        by_table = d.details.get("columns_by_table") or {}  # what the diagnosis found each table to have
+        known = {t: by_table.get(t) for t in tables}
         fits = [t for t, c in known.items() if c and cols <= {x.lower() for x in c} | set(c)]
         if not any(known.values()):  # columns unknown: an alias usually abbreviates its table's name
             fits = [t for t in tables if t.lower().startswith(alias.lower())] or tables
@@ -343,13 +349,14 @@ def wrong_alias(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     conf = score(closeness=0.9 if len(tables) == 1 or any(known.values()) else 0.75, margin=margin, from_message=True, occurrences=len(spans))
     why = f"alias `{alias}` is not defined; `{chosen}` is " + ("the only table in scope" if len(tables) == 1 else f"the one with {', '.join(sorted(cols))}")
-    return [ctx.proposal("wrong_alias", d, why, conf, [edit])]
+    return [ctx.fix(d, why, conf, [edit])]
 
 
+@rule("data.bad_value")
 def try_cast_bad_value(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """A value that cannot be cast: suggest `try_cast` (bad rows become NULL: a person decides)."""
     text = ctx.read(d.file)
-    if d.category != "data.bad_value" or not d.identifier or text is None or not (d.file or "").endswith(".sql"):
+    if not d.identifier or text is None or not (d.file or "").endswith(".sql"):
         return []
     pat = re.compile(rf"\bcast(?=\s*\(\s*(?:\w+\.)?{re.escape(d.identifier)}\s+as\b)", re.I)
     spans = [(m.start(), m.end(), "try_cast") for m in pat.finditer(text)]
@@ -358,5 +365,5 @@ def try_cast_bad_value(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     conf = score(closeness=0.8, occurrences=len(spans), cap=REVIEW_CAP)
     why = f"cast `{d.identifier}` with try_cast: values that do not convert become NULL (hides bad data; fix the data instead?)"
-    return [ctx.proposal("try_cast_bad_value", d, why, conf, [edit], needs_review=True)]
+    return [ctx.fix(d, why, conf, [edit], needs_review=True)]
 

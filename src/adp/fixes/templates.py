@@ -7,7 +7,7 @@ import jinja2
 import yaml
 
 from adp.fixes.confidence import REVIEW_CAP, score
-from adp.fixes.context import FixContext, edit_spans, line_span
+from adp.fixes.context import FixContext, edit_spans, line_span, rule
 from adp.yaml_load import load_yaml
 from adp.models import Diagnosis, FixProposal
 
@@ -28,10 +28,11 @@ def _jinja_ok(text: str) -> bool | None:
         return False
 
 
+@rule("dbt.jinja_syntax")
 def jinja_unclosed_expression(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`{{ ref('x') }` -> `{{ ref('x') }}` on the reported line."""
     text = ctx.read(d.file)
-    if d.category != "dbt.jinja_syntax" or text is None:
+    if text is None:
         return []
     pat = re.compile(r"\{\{(?:(?!\}\}|\{\{|\{%).)*?(?<!\})\}(?!\})")
     hits = list(pat.finditer(text))
@@ -48,13 +49,14 @@ def jinja_unclosed_expression(d: Diagnosis, ctx: FixContext) -> list[FixProposal
     if verified is False:
         return []
     conf = score(closeness=0.9, occurrences=len(hits), verified=verified)
-    return [ctx.proposal("jinja_unclosed_expression", d, "close the Jinja expression `{{ … }` with `}}`", conf, [edit])]
+    return [ctx.fix(d, "close the Jinja expression `{{ … }` with `}}`", conf, [edit])]
 
 
+@rule("dbt.jinja_syntax")
 def jinja_missing_end_tag(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """Add the missing `{% endif %}`/`{% endfor %}` after the clause the block starts."""
     text = ctx.read(d.file)
-    if d.category != "dbt.jinja_syntax" or text is None or _jinja_ok(text) is not False:
+    if text is None or _jinja_ok(text) is not False:
         return []
     stack: list[tuple[str, re.Match[str]]] = []
     for m in re.finditer(r"\{%-?\s*(if|for|endif|endfor)\b[^%]*-?%\}", text):
@@ -85,7 +87,7 @@ def jinja_missing_end_tag(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     conf = score(closeness=0.85, verified=True) if clear else min(score(closeness=0.6), REVIEW_CAP)
     where = f"before line {end + 1}" if end is not None else "at the end of the file"
-    return [ctx.proposal("jinja_missing_end_tag", d, f"close the `{{% {tag} %}}` block {where}", conf, [edit], needs_review=not clear)]
+    return [ctx.fix(d, f"close the `{{% {tag} %}}` block {where}", conf, [edit], needs_review=not clear)]
 
 
 def _dbt_shape(doc: object, project_file: bool) -> bool:
@@ -109,10 +111,11 @@ def _dbt_shape(doc: object, project_file: bool) -> bool:
     return True
 
 
+@rule("dbt.yaml_syntax")
 def yaml_repair(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """Re-indent a line (or close a bracket) near the parser's error so the whole file parses again."""
     text = ctx.read(d.file)
-    if d.category != "dbt.yaml_syntax" or text is None or not (d.file or "").endswith((".yml", ".yaml")):
+    if text is None or not (d.file or "").endswith((".yml", ".yaml")):
         return []
     try:
         load_yaml(text)
@@ -156,4 +159,4 @@ def yaml_repair(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if edit is None:
         return []
     conf = score(closeness=0.85, margin=margin, verified=True)
-    return [ctx.proposal("yaml_repair", d, f"repair line {i + 1} so the file parses again (checked with a YAML parser)", conf, [edit])]
+    return [ctx.fix(d, f"repair line {i + 1} so the file parses again (checked with a YAML parser)", conf, [edit])]

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import PurePosixPath
 
 from adp.fixes.confidence import MEANING_CHANGE_CAP, Ranked, is_typo_fix, rank, score
-from adp.fixes.context import FixContext, edit_spans, fact, word_spans
+from adp.fixes.context import FixContext, edit_spans, rule, word_spans
 from adp.models import Diagnosis, FixProposal
 
 _QUOTE = r"['\"]"
@@ -21,7 +21,7 @@ def _choose(d: Diagnosis, wrong: str, pool: list[str] = ()) -> tuple[Ranked, boo
 
 
 def _rename(
-    ctx: FixContext, d: Diagnosis, rule: str, rel: str | None, wrong: str, spans_of, why: str,
+    ctx: FixContext, d: Diagnosis, rel: str | None, wrong: str, spans_of, why: str,
     pool: list[str] = (), cap: float = 1.0, new_text=None,
 ) -> list[FixProposal]:
     """Shared body: rank, locate every occurrence with `spans_of(text)`, score, build one proposal.
@@ -42,14 +42,15 @@ def _rename(
     conf = score(closeness=best.closeness, margin=best.margin, from_message=from_message, occurrences=len(spans), cap=cap)
     origin = "the error message suggested it" if from_message else "found by lookup"
     rationale = f"{why}: `{wrong}` -> `{best.name}` (similarity {best.closeness:.2f}, {origin})"
-    return [ctx.proposal(rule, d, rationale, conf, [edit])]
+    return [ctx.fix(d, rationale, conf, [edit])]
 
 
+@rule("sql.column_not_found")
 def column_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """A misspelled column, in SQL (qualified or not) or in YAML (tested column, snapshot key)."""
-    if d.category != "sql.column_not_found" or not d.identifier:
+    if not d.identifier:
         return []
-    f = fact(d, ctx.project)
+    f = d.fact
     qualifier = d.details.get("qualifier") or (f.relation if f and f.relation else None)
     is_yaml = PurePosixPath(d.file or "").suffix in (".yml", ".yaml")
 
@@ -68,7 +69,7 @@ def column_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     # column (`"stat"` -> `"state"`) would compare a column with itself. A person decides.
     text = ctx.read(d.file) or ""
     quoted = not is_yaml and any(text[s - 1:s] == '"' and text[e:e + 1] == '"' for s, e in spans(text))
-    return _rename(ctx, d, "column_typo", d.file, d.identifier, spans, "column name misspelled",
+    return _rename(ctx, d, d.file, d.identifier, spans, "column name misspelled",
                    cap=MEANING_CHANGE_CAP if quoted else 1.0, new_text=keep_output_name)
 
 
@@ -88,11 +89,12 @@ def _read_downstream(ctx: FixContext, node: str | None, column: str) -> bool:
     return any(c.get("resource_type") in ("model", "snapshot") and word.search(c.get("raw_code") or "") for c in children)
 
 
+@rule("sql.function_not_found")
 def function_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
-    if d.category != "sql.function_not_found" or not d.identifier:
+    if not d.identifier:
         return []
     name = d.identifier.split(".")[-1]
-    return _rename(ctx, d, "function_typo", d.file, name,
+    return _rename(ctx, d, d.file, name,
                     lambda t: word_spans(t, name, before=r"(?=\s*\()"), "function name misspelled")
 
 
@@ -103,9 +105,10 @@ SQL_TYPES = (
 ).split()
 
 
+@rule("sql.type_not_found")
 def type_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`cast(x as dat)` -> `cast(x as date)`, in the case the type is written in the file."""
-    if d.category != "sql.type_not_found" or not d.identifier:
+    if not d.identifier:
         return []
     wrong = d.identifier
 
@@ -115,40 +118,44 @@ def type_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     text = ctx.read(d.file) or ""
     found = spans(text)
     written = text[found[0][0]:found[0][1]] if found else wrong
-    return _rename(ctx, d, "type_typo", d.file, wrong, spans, "data type misspelled", SQL_TYPES,
+    return _rename(ctx, d, d.file, wrong, spans, "data type misspelled", SQL_TYPES,
                     new_text=lambda name, *_: name.upper() if written.isupper() else name.lower())
 
 
+@rule("dbt.macro_undefined")
 def macro_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
-    if d.category != "dbt.macro_undefined" or not d.identifier:
+    if not d.identifier:
         return []
     pool = [m for m in ctx.macro_names() if not m.startswith(("test_", "materialization_"))]
-    return _rename(ctx, d, "macro_typo", d.file, d.identifier,
+    return _rename(ctx, d, d.file, d.identifier,
                     lambda t: word_spans(t, d.identifier, before=r"(?=\s*\()"), "macro name misspelled", pool)
 
 
+@rule("dbt.test_not_found")
 def test_name_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`- uniq` -> `- unique` in a YAML test list (a spelling fix, which the guards allow)."""
-    if d.category != "dbt.test_not_found" or not d.identifier:
+    if not d.identifier:
         return []
     wrong = d.identifier.removeprefix("test_")
     pool = [m[5:] for m in ctx.macro_names() if m.startswith("test_")]
-    return _rename(ctx, d, "test_name_typo", d.file, wrong,
+    return _rename(ctx, d, d.file, wrong,
                     lambda t: word_spans(t, wrong, after=r"(?:-\s+|[\[,]\s*)", before=r"(?=[ \t]*[:,\]\n])"),
                     "generic test name misspelled", pool)
 
 
+@rule("dbt.ref_not_found")
 def ref_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
-    if d.category != "dbt.ref_not_found" or not d.identifier:
+    if not d.identifier:
         return []
     after = rf"ref\s*\(\s*(?:{_QUOTE}\w+{_QUOTE}\s*,\s*)?{_QUOTE}"
-    return _rename(ctx, d, "ref_typo", d.file, d.identifier,
+    return _rename(ctx, d, d.file, d.identifier,
                     lambda t: word_spans(t, d.identifier, after=after, before=rf"(?={_QUOTE})"),
                     "ref() names a model that does not exist", ctx.node_names())
 
 
+@rule("dbt.source_not_found")
 def source_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
-    if d.category != "dbt.source_not_found" or not d.identifier or "." not in d.identifier:
+    if not d.identifier or "." not in d.identifier:
         return []
     text = ctx.read(d.file)
     chosen = _choose(d, d.identifier, [f"{s}.{t}" for s, t in ctx.source_tables()])
@@ -165,39 +172,42 @@ def source_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if edit is None:
         return []
     conf = score(closeness=best.closeness, margin=best.margin, from_message=from_message, occurrences=len(spans) // 2)
-    return [ctx.proposal("source_typo", d, f"source() misspelled: `{d.identifier}` -> `{best.name}`", conf, [edit])]
+    return [ctx.fix(d, f"source() misspelled: `{d.identifier}` -> `{best.name}`", conf, [edit])]
 
 
+@rule("dbt.materialization_not_found")
 def materialization_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
-    if d.category != "dbt.materialization_not_found" or not d.identifier:
+    if not d.identifier:
         return []
     pool = [re.sub(r"^materialization_|_[a-z]+$", "", m) for m in ctx.macro_names() if m.startswith("materialization_")]
     pool += ["table", "view", "incremental", "ephemeral"]
     after = rf"materialized{_QUOTE}?\s*[=:]\s*{_QUOTE}?"
     files = [d.file, "dbt_project.yml", *ctx.project_files("model-paths", "models", (".yml", ".yaml"))]
     for rel in dict.fromkeys(f for f in files if f):
-        found = _rename(ctx, d, "materialization_typo", rel, d.identifier,
+        found = _rename(ctx, d, rel, d.identifier,
                          lambda t: word_spans(t, d.identifier, after=after), "materialization misspelled", pool)
         if found:
             return found
     return []
 
 
+@rule("env.profile")
 def profile_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`profile:` in dbt_project.yml names a profile profiles.yml does not have."""
-    if d.category != "env.profile" or not d.identifier:
+    if not d.identifier:
         return []
     pool = [k for k in ctx.project.profiles() if k != "config"]
     if not pool:
         return []  # no profiles.yml at all: not a typo
-    return _rename(ctx, d, "profile_typo", "dbt_project.yml", d.identifier,
+    return _rename(ctx, d, "dbt_project.yml", d.identifier,
                     lambda t: word_spans(t, d.identifier, after=rf"(?m:^)profile:\s*{_QUOTE}?"),
                     "profile name misspelled", pool)
 
 
+@rule("env.target")
 def target_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """profiles.yml's default `target:` names no output. A --target from the command line is not a file fix."""
-    if d.category != "env.target" or not d.identifier:
+    if not d.identifier:
         return []
     command = ctx.result.command if ctx.result else []
     if ctx.project.target or any(a in ("--target", "-t") or a.startswith("--target=") for a in command):
@@ -213,16 +223,17 @@ def target_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     if chosen is None:
         return []
     typo = is_typo_fix(d.identifier, chosen[0].name)  # otherwise it switches to another target: a person decides
-    found = _rename(ctx, d, "target_typo", rel, d.identifier,
+    found = _rename(ctx, d, rel, d.identifier,
                      lambda t: word_spans(t, d.identifier, after=rf"(?m:^)\s+target:\s*{_QUOTE}?"),
                      "default target misspelled" if typo else "default target names no output",
                      pool, cap=1.0 if typo else MEANING_CHANGE_CAP)
     return found if typo else [replace(p, needs_review=True) for p in found]
 
 
+@rule("sql.table_not_found")
 def hardcoded_table(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     """`from raw_user` -> `from {{ ref('raw_users') }}` (DuckDB's own hint here is misleading)."""
-    if d.category != "sql.table_not_found" or not d.identifier:
+    if not d.identifier:
         return []
     wrong = d.identifier.split(".")[-1].strip('"')
     sources = {t: s for s, t in ctx.source_tables()}
@@ -238,5 +249,5 @@ def hardcoded_table(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
             return f"{{{{ source('{sources[name]}', '{name}') }}}}"
         return f"{{{{ ref('{name}') }}}}"
 
-    return _rename(ctx, trusted, "hardcoded_table", d.file, wrong, spans,
+    return _rename(ctx, trusted, d.file, wrong, spans,
                     "hard-coded relation name should be a ref()/source()", pool, new_text=jinja)

@@ -193,15 +193,16 @@ def alias_not_found(ctx: Context, f: Failure, fact: SqlFact) -> Diagnosis | None
     col = re.search(rf"(?<![\w.]){re.escape(alias)}\.(\w+)", line_text)
     column = col.group(1) if col else None
     sql = ctx.code(owner) if owner else ""
+    known = {table: ctx.alias_columns(sql, table, owner) for table in fact.hints}
     scored = []
     for table in fact.hints:
-        has = column is not None and column.lower() in {c.lower() for c in ctx.alias_columns(sql, table, owner) or []}
+        has = column is not None and column.lower() in {c.lower() for c in known[table] or []}
         scored.append(Candidate(table, 1.0 if has else round(0.5 * (column is None), 2), "message"))
     scored.sort(key=lambda c: -c.score)
     return ctx.diagnosis(
         f, "sql.alias_not_found", f"'{alias}.' qualifies a column with an alias the FROM clause does not define.",
         location=loc, identifier=alias, candidates=scored, evidence=fact.evidence,
-        details={"alias": alias, "column": column, "tables_in_scope": list(fact.hints)},
+        details={"alias": alias, "column": column, "tables_in_scope": list(fact.hints), "columns_by_table": known},
     )
 
 
