@@ -1,10 +1,12 @@
 """DuckDB, the embedded default: the warehouse is one file, which dbt locks while it writes.
 
-`messages` reads DuckDB's error texts into neutral facts; `queries` reads the file (read-only), the
-parser and the built-ins.
+`messages` reads DuckDB's error texts into neutral facts; `queries` holds the pieces the operations
+below are built from (the file, a read-only connection, the catalog, a relation's profile).
 """
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,6 @@ from adp.warehouses.duckdb.queries import database_path
 if TYPE_CHECKING:
     from adp.history_db import RelationProfile, RelationRef
     from adp.project import DbtProject
-    from adp.warehouses.facts import SqlFact
 
 __all__ = ["DuckDB", "database_path"]
 
@@ -24,6 +25,8 @@ class DuckDB(Warehouse):
     """dbt-duckdb on a local file (in-memory and MotherDuck databases have no file to read)."""
 
     name = queries.NAME
+    parse_error = staticmethod(messages.parse_error)
+    function_names = staticmethod(queries.function_names)
 
     def lock_path(self, project: DbtProject) -> Path:
         """`<duckdb file>.adp.lock`, or the target dir's lock for in-memory/remote databases."""
@@ -32,23 +35,83 @@ class DuckDB(Warehouse):
             return db.with_name(db.name + ".adp.lock")
         return project.target_dir / ".adp.lock"
 
-    def parse_error(self, text: str) -> SqlFact | None:
-        return messages.parse_error(text)
-
-    def function_names(self) -> list[str]:
-        return queries.function_names()
-
     def relation_columns(self, project: DbtProject, relation: str) -> list[str] | None:
-        return queries.relation_columns(project, relation)
+        """From the file, read-only: None when it is absent, locked by another process, or has no such relation."""
+        import duckdb
+
+        db = database_path(project)
+        if db is None or not db.is_file():
+            return None
+        parts = [p.strip('"') for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', relation)]
+        if not parts:
+            return None
+        try:
+            con = duckdb.connect(str(db), read_only=True)
+        except duckdb.Error:
+            return None
+        try:
+            where = " and ".join(
+                f"lower({col}) = lower(?)" for col in ("database_name", "schema_name", "table_name")[-len(parts) :]
+            )
+            rows = con.execute(
+                f"select column_name from duckdb_columns() where {where} order by column_index", parts[-3:]
+            ).fetchall()
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
+        return [r[0] for r in rows] or None
 
     def sql_parses(self, sql: str) -> bool | None:
-        return queries.sql_parses(sql)
+        """DuckDB's parser on an in-memory database (`json_serialize_sql`)."""
+        import duckdb
+
+        try:
+            with duckdb.connect(":memory:") as con:
+                row = con.execute("select json_serialize_sql(?::varchar)", [sql]).fetchone()
+        except duckdb.Error:
+            return None
+        try:
+            return not json.loads(row[0]).get("error", False)
+        except (TypeError, ValueError):
+            return None
 
     def column_types(self, project: DbtProject, relations: list[Relation]) -> dict[Relation, list[tuple[str, str]]]:
-        return queries.column_types(project, relations)
+        """From the file, read-only; a missing database means the current one. AdpError when it is locked."""
+        db = database_path(project)
+        if db is None or not db.is_file() or not relations:
+            return {}
+        con = queries.read_only(db)
+        try:
+            current = con.execute("select current_database()").fetchone()[0].lower()
+            wanted = {((d or current).lower(), s.lower(), n.lower()): (d, s, n) for d, s, n in relations}
+            found: dict[Relation, list[tuple[str, str]]] = {}
+            for dbname, schema, name, column, dtype in con.execute(queries.COLUMNS).fetchall():
+                key = wanted.get((dbname.lower(), schema.lower(), name.lower()))
+                if key is not None:
+                    found.setdefault(key, []).append((column, dtype))
+            return found
+        finally:
+            con.close()
 
     def profile_relations(self, project: DbtProject, refs: list[RelationRef]) -> list[RelationProfile]:
-        return queries.profile_relations(project, refs)
+        """From the file, read-only; an in-memory or remote database gives []. AdpError when it is locked."""
+        db = database_path(project)
+        if db is None or not db.is_file() or not refs:
+            return []
+        con = queries.read_only(db)
+        try:
+            relations = queries.catalog(con)
+            current = con.execute("select current_database()").fetchone()[0]
+            profiles = []
+            for ref in refs:
+                key = ((ref.database or current).lower(), ref.schema.lower(), ref.identifier.lower())
+                if key in relations:
+                    kind, columns = relations[key]
+                    profiles.append(queries.profile(con, ref, kind, columns))
+            return profiles
+        finally:
+            con.close()
 
     def release_in_process_handles(self) -> None:
         """Close dbt-duckdb's cached database handle after an in-process dbt call (it keeps the file locked).
