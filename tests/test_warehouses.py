@@ -106,3 +106,34 @@ def test_no_caller_probes_a_warehouse():
     assert hits == [], "probing instead of the typed interface (adp.warehouses.base.Warehouse):\n" + "\n".join(hits)
     text = "\n".join(p.read_text(encoding="utf-8") for p in files)
     assert "getattr(for_project" not in text and "hasattr(for_project" not in text
+
+
+class _FakeSpark:
+    """Just enough of a SparkSession for the profile query (no JVM): records the SQL, answers one row."""
+
+    def __init__(self, row):
+        self.row, self.sql_seen = row, []
+        self.catalog = self
+
+    def getTable(self, name):  # noqa: N802 - pyspark's name
+        raise RuntimeError("no catalog lookup here")
+
+    def sql(self, text):
+        self.sql_seen.append(text)
+        return self
+
+    def collect(self):
+        return [self.row]
+
+
+def test_spark_profiles_a_table_with_one_query():
+    from adp.history_db import RelationRef
+    from adp.warehouses.spark import queries
+
+    spark = _FakeSpark((5, 4, "1", "9", 5, None, None))
+    ref = RelationRef("model.p.orders", "model", None, "shop", "orders")
+    prof = queries.profile(spark, ref, [("id", "bigint"), ("note", "string")])
+    assert spark.sql_seen == ["select count(*), count(`id`), cast(min(`id`) as string), cast(max(`id`) as string), "
+                              "count(`note`), null, null from `shop`.`orders`"]
+    assert prof.kind == "table" and prof.row_count == 5
+    assert [(c.name, c.null_count, c.min_value, c.max_value) for c in prof.columns] == [("id", 1, "1", "9"), ("note", 0, None, None)]

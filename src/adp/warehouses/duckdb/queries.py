@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from adp.errors import AdpError
 from adp.project import DbtProject
+from adp.warehouses import profiles
+from adp.warehouses.profiles import Columns
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,9 +59,9 @@ RANGE_TYPES = frozenset(
 )  # base types (before "(" or " WITH TIME ZONE") whose min/max a snapshot keeps
 
 
-def catalog(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], tuple[str, list[tuple[str, str]]]]:
+def catalog(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], tuple[str, Columns]]:
     """(database, schema, name) lowercased -> (kind, [(column, type)]) for every table and view."""
-    found: dict[tuple[str, str, str], tuple[str, list[tuple[str, str]]]] = {}
+    found: dict[tuple[str, str, str], tuple[str, Columns]] = {}
     for dbname, schema, name, kind in con.execute(
         "select database_name, schema_name, table_name, 'table' from duckdb_tables() where not internal "
         "union all select database_name, schema_name, view_name, 'view' from duckdb_views() where not internal"
@@ -72,26 +74,17 @@ def catalog(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], tuple[
     return found
 
 
-def profile(con: duckdb.DuckDBPyConnection, ref: RelationRef, kind: str, columns: list[tuple[str, str]]) -> RelationProfile:
+def profile(con: duckdb.DuckDBPyConnection, ref: RelationRef, kind: str, columns: Columns) -> RelationProfile:
     """Rows, and per column nulls and min/max (for ranged types), of one table; columns only for a view."""
-    from adp.history_db import ColumnProfile, RelationProfile
-
     if kind == "view":
-        return RelationProfile(ref.unique_id, ref.resource_type, ref.name, kind, None,
-                               [ColumnProfile(name, dtype) for name, dtype in columns])
-    exprs = ["count(*)"]
-    for name, dtype in columns:
-        col = quote(name)
-        ranged = dtype.upper().split("(")[0].removesuffix(" WITH TIME ZONE").strip() in RANGE_TYPES
-        exprs += [f"count({col})", f"min({col})::varchar" if ranged else "null", f"max({col})::varchar" if ranged else "null"]
+        return profiles.from_row(ref, kind, columns, None)
     table = ".".join(quote(p) for p in (ref.database, ref.schema, ref.identifier) if p)
-    row = con.execute(f"select {', '.join(exprs)} from {table}").fetchone()
-    rows = int(row[0])
-    cols = [
-        ColumnProfile(name, dtype, rows - int(row[1 + 3 * i]), row[2 + 3 * i], row[3 + 3 * i])
-        for i, (name, dtype) in enumerate(columns)
-    ]
-    return RelationProfile(ref.unique_id, ref.resource_type, ref.name, kind, rows, cols)
+    exprs = profiles.select_list(columns, quote, _ranged, lambda e: f"{e}::varchar")
+    return profiles.from_row(ref, kind, columns, con.execute(f"select {exprs} from {table}").fetchone())
+
+
+def _ranged(dtype: str) -> bool:
+    return dtype.upper().split("(")[0].removesuffix(" WITH TIME ZONE").strip() in RANGE_TYPES
 
 
 def quote(identifier: str) -> str:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from adp.warehouses import profiles
+from adp.warehouses.profiles import Columns
+
 if TYPE_CHECKING:
     from adp.history_db import RelationProfile, RelationRef
 
@@ -41,7 +44,7 @@ def split_relation(relation: str) -> list[str]:
     return [p.strip('`"') for p in re.findall(r"`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\"|[^.]+", relation)]
 
 
-def describe(spark: Any, parts: list[str]) -> list[tuple[str, str]] | None:
+def describe(spark: Any, parts: list[str]) -> Columns | None:
     try:
         rows = spark.sql(f"describe table {'.'.join(quote(p) for p in parts)}").collect()
     except Exception:  # noqa: BLE001 - a relation that does not exist (or a dropped session) has no columns
@@ -55,26 +58,16 @@ def describe(spark: Any, parts: list[str]) -> list[tuple[str, str]] | None:
     return columns
 
 
-def profile(spark: Any, ref: RelationRef, columns: list[tuple[str, str]]) -> RelationProfile:
+def profile(spark: Any, ref: RelationRef, columns: Columns) -> RelationProfile:
     """Rows, and per column nulls and min/max (for ranged types), of one table; columns only for a view."""
-    from adp.history_db import ColumnProfile, RelationProfile
-
     parts = [ref.schema, ref.identifier]
     try:
         kind = "view" if spark.catalog.getTable(".".join(parts)).tableType == "VIEW" else "table"
     except Exception:  # noqa: BLE001 - a temporary view or a catalog without the lookup
         kind = "table"
     if kind == "view":
-        return RelationProfile(ref.unique_id, ref.resource_type, ref.name, kind, None,
-                               [ColumnProfile(n, t) for n, t in columns])
-    exprs = ["count(*)"]
-    for name, dtype in columns:
-        col = quote(name)
-        ranged = dtype.lower().split("(")[0] in RANGE_TYPES
-        exprs += [f"count({col})", f"cast(min({col}) as string)" if ranged else "null",
-                  f"cast(max({col}) as string)" if ranged else "null"]
-    row = spark.sql(f"select {', '.join(exprs)} from {'.'.join(quote(p) for p in parts)}").collect()[0]
-    rows = int(row[0])
-    cols = [ColumnProfile(n, t, rows - int(row[1 + 3 * i]), row[2 + 3 * i], row[3 + 3 * i])
-            for i, (n, t) in enumerate(columns)]
-    return RelationProfile(ref.unique_id, ref.resource_type, ref.name, kind, rows, cols)
+        return profiles.from_row(ref, kind, columns, None)
+    table = ".".join(quote(p) for p in parts)
+    exprs = profiles.select_list(columns, quote, lambda t: t.lower().split("(")[0] in RANGE_TYPES,
+                                 lambda e: f"cast({e} as string)")
+    return profiles.from_row(ref, kind, columns, spark.sql(f"select {exprs} from {table}").collect()[0])
