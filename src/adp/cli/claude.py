@@ -1,0 +1,70 @@
+"""The Claude Code layer's commands: `adp inspect` and `adp claude install`."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+
+from adp.claude_install import install
+from adp.cli.options import handle_errors, open_workspace, print_json, workspace_options
+from adp.inspect_node import inspect_node
+
+
+# -- Claude Code layer: `adp inspect`, `adp claude install` -------------------------------------------
+
+
+@click.command()
+@workspace_options
+@click.argument("node")
+@click.option("--run-id", default=None, help="Take the node's error message from this run (default: the most recent).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def inspect(node, run_id, as_json, **kw) -> None:
+    """Show a node's file, compiled SQL, last error, upstream columns and tests (read-only).
+
+    NODE is a unique_id or a name. The diagnostician agent's input (scripts/inspect_node.py).
+
+    Example: adp inspect stg_orders --json
+    """
+    ctx = inspect_node(open_workspace(kw), node, run_id)
+    if as_json:
+        print_json(ctx.to_dict())
+        return
+    click.echo(f"{ctx.unique_id}  ({ctx.file or '?'})  status={ctx.status or '-'}")
+    for up in ctx.upstream:
+        cols = ", ".join(c.name for c in up.columns) or "?"
+        click.echo(f"  upstream {up.name} [{up.columns_from}]: {cols}")
+    click.echo(f"  downstream: {', '.join(ctx.downstream) or '-'}")
+    click.echo(f"  tests: {len(ctx.tests)}")
+    if ctx.message:
+        click.echo("  " + ctx.message.strip().replace("\n", "\n  "))
+
+
+@click.group()
+def claude() -> None:
+    """Claude Code layer: agents, skills and settings for a dbt repo."""
+
+
+@claude.command("install")
+@click.option("--project-dir", required=True, help="The repo to install into (holds or contains the dbt project).")
+@click.option("--dbt-dir", default=None, help="The dbt project inside it (default: the one dbt_project.yml found).")
+@click.option("--force", is_flag=True, help="Overwrite files adp did not write (or that changed since it wrote them).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def claude_install(project_dir, dbt_dir, force, as_json) -> None:
+    """Copy the agents, skills, settings and scripts into an existing dbt repo.
+
+    Refuses to overwrite files it did not write unless --force; records what it wrote with
+    sha256 hashes in .claude/adp-install.json.
+
+    Example: adp claude install --project-dir ../analytics
+    """
+    result = install(project_dir, dbt_dir, force)
+    if as_json:
+        print_json(asdict(result))
+        return
+    click.echo(f"installed into {result.repo_dir} (dbt project: {result.dbt_project_dir})")
+    for label, items in (("wrote", result.written), ("overwrote", result.overwritten), ("unchanged", result.unchanged)):
+        for rel in items:
+            click.echo(f"  {label:<9} {rel}")
+    click.echo("Next: open Claude Code there, trust the folder, and run /run-pipeline.")
