@@ -91,6 +91,7 @@ def _read_downstream(ctx: FixContext, node: str | None, column: str) -> bool:
 
 @rule("sql.function_not_found")
 def function_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`summ(amount)` -> `sum(amount)`: a misspelled function, among the engine's functions and the message's hints."""
     if not d.identifier:
         return []
     name = d.identifier.split(".")[-1]
@@ -124,6 +125,7 @@ def type_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
 
 @rule("dbt.macro_undefined")
 def macro_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`{{ safe_divde(...) }}` -> `{{ safe_divide(...) }}`: a call to a macro nothing defines, among the project's macros."""
     if not d.identifier:
         return []
     pool = [m for m in ctx.macro_names() if not m.startswith(("test_", "materialization_"))]
@@ -145,6 +147,7 @@ def test_name_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
 
 @rule("dbt.ref_not_found")
 def ref_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`ref('stg_order')` -> `ref('stg_orders')`: a ref() to a node that does not exist, among the project's nodes."""
     if not d.identifier:
         return []
     after = rf"ref\s*\(\s*(?:{_QUOTE}\w+{_QUOTE}\s*,\s*)?{_QUOTE}"
@@ -155,6 +158,7 @@ def ref_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
 
 @rule("dbt.source_not_found")
 def source_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`source('payments_export', 'raw_payment')` -> `..., 'raw_payments')`: both names of the call are fixed together."""
     if not d.identifier or "." not in d.identifier:
         return []
     text = ctx.read(d.file)
@@ -177,6 +181,7 @@ def source_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
 
 @rule("dbt.materialization_not_found")
 def materialization_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
+    """`materialized='tabel'` -> `'table'`, in the model, its YAML or dbt_project.yml (the first file that has it)."""
     if not d.identifier:
         return []
     pool = [re.sub(r"^materialization_|_[a-z]+$", "", m) for m in ctx.macro_names() if m.startswith("materialization_")]
