@@ -267,3 +267,37 @@ def test_history_tells_a_live_run_from_a_reused_pid(tmp_path):
     (tmp_path / "logs" / "pipeline_runs.log").write_text("".join(json.dumps(line) + "\n" for line in lines))
     statuses = {r["run_id"]: r["status"] for r in run_adp("history", "--json", cwd=tmp_path).json()}
     assert statuses == {"live": "running", "reused": "interrupted", "gone": "interrupted", "elsewhere": "running"}
+
+
+def test_ctrl_c_while_a_fix_is_verified_rolls_the_fix_back(warm_project, tmp_path):
+    """The fix is on disk, its verifying build runs a slow child of the fixed model: Ctrl-C rolls it back."""
+    proj = warm_project("mini")
+    model = proj / "models/marts/finance/city_scores.sql"
+    model.write_text(model.read_text().replace("sum(score)", "sum(scor)"))
+    broken = model.read_bytes()
+    (proj / "models/slow").mkdir()
+    (proj / "models/slow/after_scores.sql").write_text(SLOW_SQL.replace(
+        "from range(1000000) a", "from {{ ref('city_scores') }} s, range(1000000) a"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "run", "--project-dir", str(proj), "--profiles-dir", str(proj),
+         "--mode", "autonomous", "--json"], cwd=tmp_path, env={**os.environ, "DO_NOT_TRACK": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        evs = events(tmp_path)
+        if any(e["event"] == "fix_applied" for e in evs) and sum(e["event"] == "dbt_invoked" for e in evs) >= 2:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the verifying build never started")
+    assert model.read_bytes() != broken  # the fix is on disk while it is verified
+    time.sleep(3)
+    os.kill(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert model.read_bytes() == broken  # not verified, so not kept
+    evs = events(tmp_path)
+    assert any(e["event"] == "rollback" and "interrupted" in e.get("reason", "") for e in evs)
+    assert evs[-1]["event"] == "run_finished" and evs[-1]["status"] == "interrupted"
