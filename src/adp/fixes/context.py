@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import partialmethod
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -127,18 +128,6 @@ class FixContext:
 
     # -- building proposals ----------------------------------------------------------------------
 
-    def fix(
-        self,
-        d: Diagnosis,
-        rationale: str,
-        confidence: float,
-        edits: list[Edit] = (),  # type: ignore[assignment]
-        action: dict[str, Any] | None = None,
-        needs_review: bool = False,
-    ) -> FixProposal:
-        """A rule's proposal; the registry (`adp.fixes.candidates`) names it after the rule and sets its id."""
-        return self.proposal("", d, rationale, confidence, edits, action, needs_review)
-
     def proposal(
         self,
         rule: str,
@@ -162,6 +151,9 @@ class FixContext:
             node=d.root_cause_node or d.node,
             needs_review=needs_review,
         )
+
+    # A rule's proposal; the registry (`adp.fixes.candidates`) names it after the rule and sets its id.
+    fix = partialmethod(proposal, "")
 
 
 def line_span(text: str, line: int) -> tuple[int, int]:
