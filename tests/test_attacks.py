@@ -95,6 +95,14 @@ def test_jinja_that_disables_the_failing_model_is_refused(broken, tmp_path, jinj
     assert res.json()["status"] == "refused"
 
 
+def test_a_fix_after_which_the_project_does_not_parse_is_refused(broken, tmp_path):
+    """Fail closed: without a parse after the fix there is nothing to compare, so nothing is kept."""
+    project, before = broken
+    files = sources(project)
+    res = apply_file(project, tmp_path, [{"path": MODEL, "old": "sum(scor)", "new": "sum(score) {% if %}"}])
+    assert_refused(res, project, files, tmp_path, before, "does not parse after the fix")
+
+
 def test_enabled_false_in_dbt_project_yml_is_refused(broken, tmp_path):
     project, before = broken
     files = sources(project)
