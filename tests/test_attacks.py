@@ -49,15 +49,20 @@ def enabled(manifest: dict) -> dict[str, dict]:
             if n["resource_type"] in ("model", "seed", "snapshot", "test") and n["config"].get("enabled", True)}
 
 
+def fail_on_record(project: Path, tmp_path: Path) -> None:
+    """Misspell a column of city_scores and keep the failed `adp run --no-heal` in the run log."""
+    model = project / MODEL
+    model.write_text(model.read_text().replace(*TYPO))
+    res = adp(project, tmp_path, "run", "--no-heal", "--json")
+    assert res.returncode == 1, res.stderr[-2000:]
+
+
 @pytest.fixture
 def broken(warm_project, tmp_path):
     """mini with a misspelled column in city_scores and a failed `adp run --no-heal` on record."""
     project = warm_project("mini")
     before = enabled(parsed(project, tmp_path))
-    model = project / MODEL
-    model.write_text(model.read_text().replace(*TYPO))
-    res = adp(project, tmp_path, "run", "--no-heal", "--json")
-    assert res.returncode == 1, res.stderr[-2000:]
+    fail_on_record(project, tmp_path)
     return project, before
 
 
@@ -143,9 +148,7 @@ def test_overriding_a_generic_test_through_dispatch_is_refused(warm_project, tmp
     project = warm_project("mini")
     (project / "macros").mkdir()
     (project / "macros/helpers.sql").write_text("{% macro double(x) %}({{ x }} * 2){% endmacro %}\n")
-    model = project / MODEL
-    model.write_text(model.read_text().replace(*TYPO))
-    assert adp(project, tmp_path, "run", "--no-heal", "--json").returncode == 1
+    fail_on_record(project, tmp_path)
     before = enabled(parsed(project, tmp_path))
     files = sources(project)
     override = ("{% macro double(x) %}({{ x }} * 2){% endmacro %}\n"
@@ -164,9 +167,7 @@ def test_a_fix_to_a_macro_a_test_runs_needs_a_person(warm_project, tmp_path):
         "{% test positive(model, column_name) %}\nselect * from {{ model }} where not ({{ positive_expr(column_name) }})\n{% endtest %}\n")
     schema = project / "models/schema.yml"
     schema.write_text(schema.read_text().replace("data_tests: [unique, not_null]", "data_tests: [unique, not_null, positive]"))
-    model = project / MODEL
-    model.write_text(model.read_text().replace(*TYPO))
-    assert adp(project, tmp_path, "run", "--no-heal", "--json").returncode == 1
+    fail_on_record(project, tmp_path)
     files = sources(project)
     edit = {"path": "macros/positive.sql", "old": "{{ col }} > 0", "new": "true or {{ col }} > 0"}
     res = apply_file(project, tmp_path, [FIXED, edit])
@@ -217,9 +218,8 @@ def test_project_level_behaviour_cannot_change(broken, tmp_path, edit):
 def test_a_fix_that_empties_the_model_is_not_kept(warm_project, tmp_path):
     project = warm_project("mini")
     assert adp(project, tmp_path, "run", "--json").returncode == 0  # the baseline: a good run
+    fail_on_record(project, tmp_path)
     model = project / MODEL
-    model.write_text(model.read_text().replace(*TYPO))
-    assert adp(project, tmp_path, "run", "--no-heal", "--json").returncode == 1
     broken_bytes = model.read_bytes()
     for new in ("sum(score) as total_score\nfrom {{ ref('stg_people') }} where 0 = 1\n--",
                 "sum(score) as total_score\nfrom {{ ref('stg_people') }}\ngroup by city\nlimit 0\n--"):
