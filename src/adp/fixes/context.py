@@ -16,6 +16,7 @@ from adp.models import Diagnosis, Edit, FixProposal, RunResult
 from adp.project import DbtProject
 from adp.proposals import proposal_id
 from adp.warehouses import for_project
+from adp.warehouses.base import Bound
 
 R = TypeVar("R", bound=Callable[..., object])
 
@@ -125,6 +126,10 @@ class FixContext:
 
     def sql_parses(self, sql: str) -> bool | None:
         return for_project(self.project).sql_parses(sql)
+
+    def bind(self, queries: list[str]) -> list[Bound] | None:
+        """The warehouse binder's verdict on each query (None: the judge was skipped)."""
+        return for_project(self.project).bind(self.project, queries)
 
     # -- building proposals ----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ exporting one `Warehouse` subclass, registered by its profile `type` in `adp.war
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,6 +19,15 @@ if TYPE_CHECKING:
     from adp.warehouses.facts import SqlFact
 
 Relation = tuple["str | None", str, str]  # (database or None for the current one, schema, name)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The binder's verdict on one query: it binds (with its output columns), or the engine's error."""
+
+    ok: bool
+    columns: tuple[str, ...] = ()
+    error: str | None = None
 
 
 class Warehouse(abc.ABC):
@@ -64,6 +74,15 @@ class Warehouse(abc.ABC):
 
         Called by fix rules to check that a repaired text parses before proposing it. None means
         "cannot tell" (no parser at hand), which a rule treats as neither a pass nor a failure.
+        """
+        return None
+
+    def bind(self, project: DbtProject, queries: list[str]) -> list[Bound] | None:
+        """Bind each query against the current catalog without running it (names, types, GROUP BY).
+
+        Called by fix rules to judge candidate repairs of a failed node's compiled SQL before proposing
+        them, and by the pre-flight check. Read-only: nothing is created, written or executed. None
+        means "the judge was skipped" (no second client can reach the warehouse now).
         """
         return None
 

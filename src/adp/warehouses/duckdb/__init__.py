@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adp.warehouses.base import Relation, Warehouse
+from adp.warehouses.base import Bound, Relation, Warehouse
 from adp.warehouses.duckdb import messages, queries
 from adp.warehouses.duckdb.queries import database_path
 
@@ -75,6 +75,22 @@ class DuckDB(Warehouse):
             return not json.loads(row[0]).get("error", False)
         except (TypeError, ValueError):
             return None
+
+    def bind(self, project: DbtProject, queries_: list[str]) -> list[Bound] | None:
+        """`DESCRIBE <query>` on one read-only connection to the file; None when it cannot be opened."""
+        import duckdb
+
+        db = database_path(project)
+        if db is None or not db.is_file():
+            return None
+        try:
+            con = duckdb.connect(str(db), read_only=True)
+        except duckdb.Error:
+            return None
+        try:
+            return [queries.describe_query(con, sql) for sql in queries_]
+        finally:
+            con.close()
 
     def column_types(self, project: DbtProject, relations: list[Relation]) -> dict[Relation, list[tuple[str, str]]]:
         """From the file, read-only; a missing database means the current one. AdpError when it is locked."""

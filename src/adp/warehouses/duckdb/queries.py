@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from adp.errors import AdpError
 from adp.project import DbtProject
 from adp.warehouses import profiles
+from adp.warehouses.base import Bound
 from adp.warehouses.profiles import Columns
 
 if TYPE_CHECKING:
@@ -51,6 +52,18 @@ def read_only(db: Path) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(db), read_only=True)
     except duckdb.Error as exc:
         raise AdpError(f"cannot read the warehouse `{db}` (is another process writing it?): {exc}") from exc
+
+
+def describe_query(con: duckdb.DuckDBPyConnection, sql: str) -> Bound:
+    """Bind `sql` (a SELECT, as dbt compiled it) with DuckDB's binder: `DESCRIBE` plans it, runs nothing."""
+    import duckdb
+
+    body = sql.strip().rstrip(";").strip()
+    try:
+        rows = con.execute(f"describe {body}\n").fetchall()
+    except duckdb.Error as exc:
+        return Bound(False, error=str(exc))
+    return Bound(True, columns=tuple(r[0] for r in rows))
 
 
 RANGE_TYPES = frozenset(

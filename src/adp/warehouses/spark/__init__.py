@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adp.warehouses.base import Relation, Warehouse
+from adp.warehouses.base import Bound, Relation, Warehouse
 from adp.warehouses.spark import messages, queries
 
 if TYPE_CHECKING:
@@ -48,6 +48,13 @@ class Spark(Warehouse):
         except Exception as exc:  # noqa: BLE001 - py4j wraps Spark's ParseException
             return False if "PARSE_SYNTAX_ERROR" in str(exc) or "ParseException" in str(exc) else None
         return True
+
+    def bind(self, project: DbtProject, queries_: list[str]) -> list[Bound] | None:
+        """`DESCRIBE QUERY` on the open session (Spark's EXPLAIN returns analysis errors as rows); None without one."""
+        spark = queries.session()
+        if spark is None:
+            return None
+        return [queries.describe_query(spark, sql) for sql in queries_]
 
     def column_types(self, project: DbtProject, relations: list[Relation]) -> dict[Relation, list[tuple[str, str]]]:
         """From the open session ({} without one); the database part is not used."""

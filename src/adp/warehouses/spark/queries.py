@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from adp.warehouses import profiles
+from adp.warehouses.base import Bound
 from adp.warehouses.profiles import Columns
 
 if TYPE_CHECKING:
@@ -42,6 +43,15 @@ def quote(identifier: str) -> str:
 def split_relation(relation: str) -> list[str]:
     """`a`.`b` / "a"."b" / a.b -> ["a", "b"]."""
     return [p.strip('`"') for p in re.findall(r"`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\"|[^.]+", relation)]
+
+
+def describe_query(spark: Any, sql: str) -> Bound:
+    """Analyse `sql` without running it; an AnalysisException (unresolved name, GROUP BY, ...) is the verdict."""
+    try:
+        rows = spark.sql("describe query " + sql.strip().rstrip(";")).collect()
+    except Exception as exc:  # noqa: BLE001 - py4j wraps Spark's AnalysisException / ParseException
+        return Bound(False, error=str(exc))
+    return Bound(True, columns=tuple(r[0] for r in rows))
 
 
 def describe(spark: Any, parts: list[str]) -> Columns | None:
