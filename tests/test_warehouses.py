@@ -64,6 +64,7 @@ def test_defaults_mean_cannot_tell(tmp_path):
     assert bare.function_names() == [] and bare.sql_parses("select 1") is None
     assert bare.relation_columns(None, "x") is None and bare.column_types(None, [(None, "s", "t")]) == {}
     assert bare.profile_relations(None, []) == [] and bare.release_in_process_handles() is None
+    assert bare.bind(None, ["select 1"]) is None  # the judge was skipped
 
 
 def _project(tmp_path: Path, kind: str) -> DbtProject:

@@ -77,7 +77,7 @@ class Warehouse(abc.ABC):
         """
         return None
 
-    def bind(self, project: DbtProject, queries: list[str]) -> list[Bound] | None:
+    def bind(self, project: DbtProject, sqls: list[str]) -> list[Bound] | None:
         """Bind each query against the current catalog without running it (names, types, GROUP BY).
 
         Called by fix rules to judge candidate repairs of a failed node's compiled SQL before proposing

@@ -76,7 +76,7 @@ class DuckDB(Warehouse):
         except (TypeError, ValueError):
             return None
 
-    def bind(self, project: DbtProject, queries_: list[str]) -> list[Bound] | None:
+    def bind(self, project: DbtProject, sqls: list[str]) -> list[Bound] | None:
         """`DESCRIBE <query>` on one read-only connection to the file; None when it cannot be opened."""
         import duckdb
 
@@ -88,7 +88,7 @@ class DuckDB(Warehouse):
         except duckdb.Error:
             return None
         try:
-            return [queries.describe_query(con, sql) for sql in queries_]
+            return [queries.describe_query(con, sql) for sql in sqls]
         finally:
             con.close()
 

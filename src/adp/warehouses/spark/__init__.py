@@ -49,12 +49,12 @@ class Spark(Warehouse):
             return False if "PARSE_SYNTAX_ERROR" in str(exc) or "ParseException" in str(exc) else None
         return True
 
-    def bind(self, project: DbtProject, queries_: list[str]) -> list[Bound] | None:
+    def bind(self, project: DbtProject, sqls: list[str]) -> list[Bound] | None:
         """`DESCRIBE QUERY` on the open session (Spark's EXPLAIN returns analysis errors as rows); None without one."""
         spark = queries.session()
         if spark is None:
             return None
-        return [queries.describe_query(spark, sql) for sql in queries_]
+        return [queries.describe_query(spark, sql) for sql in sqls]
 
     def column_types(self, project: DbtProject, relations: list[Relation]) -> dict[Relation, list[tuple[str, str]]]:
         """From the open session ({} without one); the database part is not used."""
