@@ -165,6 +165,13 @@ class HistoryDB:
             )
         }
 
+    def relation_columns(self, run_id: str, unique_id: str) -> list[str] | None:
+        """The columns `unique_id` had in run `run_id`, in order; None when the run did not profile it."""
+        if not self._rows("select 1 from relations where run_id = ? and unique_id = ?", [run_id, unique_id]):
+            return None
+        return [r[0] for r in self._rows(
+            "select name from columns where run_id = ? and unique_id = ? order by position", [run_id, unique_id])]
+
     def test_statuses(self, run_id: str) -> dict[str, tuple[str, int | None]]:
         return {uid: (s, f) for uid, s, f in self._rows("select unique_id, status, failures from tests where run_id = ?", [run_id])}
 
@@ -214,6 +221,23 @@ class HistoryDB:
                 "select unique_id, name, resource_type, file, parents from lineage order by unique_id"
             )
         ]
+
+
+def last_good_columns(log_dir: Path, unique_id: str) -> tuple[str, list[str]] | None:
+    """The last good run and the columns `unique_id` had in it (read-only); None when no snapshot has it.
+
+    >>> import tempfile; last_good_columns(Path(tempfile.mkdtemp()), "model.shop.stg_orders") is None
+    True
+    """
+    if not (Path(log_dir) / HISTORY_NAME).is_file():
+        return None
+    try:
+        with HistoryDB(log_dir, read_only=True) as db:
+            run = db.last_good_run()
+            columns = db.relation_columns(run, unique_id) if run else None
+    except duckdb.Error:
+        return None  # another adp process is rewriting it: diagnose without the history
+    return (run, columns) if run and columns is not None else None
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

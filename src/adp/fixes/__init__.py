@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 from adp.artifacts import Manifest
 from adp.errors import FixError
-from adp.fixes import actions, effects, guards, sql, templates, typos
+from adp.fixes import actions, dbt_names, effects, guards, sql, templates, typos
 from adp.fixes.confidence import MEANING_CHANGE_CAP
 from adp.fixes.context import FixContext
 from adp.models import Diagnosis, FixProposal, RunResult
@@ -31,8 +31,11 @@ RULES: tuple[Rule, ...] = (
     typos.function_typo,
     typos.type_typo,
     typos.macro_typo,
+    dbt_names.package_macro_typo,
+    dbt_names.var_typo,
     typos.test_name_typo,
     typos.ref_typo,
+    dbt_names.ref_name_in_jinja,
     typos.source_typo,
     typos.materialization_typo,
     typos.profile_typo,

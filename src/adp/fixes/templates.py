@@ -5,6 +5,7 @@ import re
 
 import jinja2
 import yaml
+from jinja2.sandbox import SandboxedEnvironment
 
 from adp.fixes.confidence import REVIEW_CAP, score
 from adp.fixes.context import FixContext, edit_spans, line_span, rule
@@ -54,7 +55,8 @@ def jinja_unclosed_expression(d: Diagnosis, ctx: FixContext) -> list[FixProposal
 
 @rule("dbt.jinja_syntax")
 def jinja_missing_end_tag(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
-    """Add the missing `{% endif %}`/`{% endfor %}` after the clause the block starts."""
+    """Add the missing `{% endif %}` after the clause the block starts, or the missing `{% endfor %}` at the one
+    line where the model, its loop run twice, renders to SQL that parses (else where the clause ends, for review)."""
     text = ctx.read(d.file)
     if text is None or _jinja_ok(text) is not False:
         return []
@@ -75,7 +77,15 @@ def jinja_missing_end_tag(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     end = next((i for i in body[1:] if _CLAUSE.match(lines[i])), None)
     clear = (bool(_CLAUSE.match(lines[body[0]])) and end is not None) or len(body) == 1
-    tag_text = "{% end" + tag + " %}"
+    indent = ""
+    if tag == "for":
+        ends = _loop_ends(text, opener, [*body[1:], None], ctx)
+        if ends == []:
+            return []  # no place renders to SQL that parses
+        if ends is not None:
+            end, clear = ends[0], len(ends) == 1
+            indent = re.match(r"[ \t]*", lines[first - 1]).group(0)
+    tag_text = indent + "{% end" + tag + " %}"
     if end is not None:
         pos, insert = line_span(text, end + 1)[0], tag_text + "\n"
     else:
@@ -88,6 +98,73 @@ def jinja_missing_end_tag(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     conf = score(closeness=0.85, verified=True) if clear else min(score(closeness=0.6), REVIEW_CAP)
     where = f"before line {end + 1}" if end is not None else "at the end of the file"
     return [ctx.fix(d, f"close the `{{% {tag} %}}` block {where}", conf, [edit], needs_review=not clear)]
+
+
+class _AnyName(jinja2.Undefined):
+    """A name dbt would provide (ref, source, var, a package): callable, with any attribute, rendered as a name."""
+
+    def __call__(self, *args: object, **kwargs: object) -> "_AnyName":
+        return self
+
+    def __getattr__(self, name: str) -> "_AnyName":
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __str__(self) -> str:
+        return "adp_name"
+
+
+class _OutsideLoop(Exception):
+    """The text after a candidate `{% endfor %}` still reads the loop variable."""
+
+
+class _LoopVariable:
+    def __str__(self) -> str:
+        raise _OutsideLoop
+
+
+_FOR_HEAD = re.compile(r"\{%-?\s*for\s+(?P<target>.+?)\s+in\s+.+?-?%\}", re.S)
+_RENDER_GLOBALS = {"config": lambda *a, **k: "", "is_incremental": lambda: False}
+
+
+def _loop_ends(text: str, opener: re.Match[str], lines: list[int | None], ctx: FixContext) -> list[int | None] | None:
+    """Of the 0-based lines before which `{% endfor %}` could go (None: the end of the file), those after which the
+    model renders to SQL that parses with the loop run twice (those whose body ends on a line reading the loop, when
+    there are any); None when that cannot be judged (a macro file, dbt-only tags, no SQL parser). Jinja runs
+    sandboxed: the file is untrusted text."""
+    head = _FOR_HEAD.match(opener.group(0))
+    if head is None or re.search(r"\{%-?\s*macro\b", text):
+        return None
+    targets = [t.strip("() ") for t in head.group("target").split(",")]
+    items = [tuple(f"adp_{t}_{i}" for t in targets) if len(targets) > 1 else f"adp_{targets[0]}_{i}" for i in (1, 2)]
+    loop = text[:opener.start()] + "{% for " + head.group("target") + " in adp_items %}"
+    env = SandboxedEnvironment(undefined=_AnyName, extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
+    context = {**_RENDER_GLOBALS, **{t: _LoopVariable() for t in targets}, "adp_items": items}
+    found: list[int | None] = []
+    for line in lines:
+        pos = line_span(text, line + 1)[0] if line is not None else len(text)
+        try:
+            sql = env.from_string(loop + text[opener.end():pos] + "{% endfor %}\n" + text[pos:]).render(context)
+        except _OutsideLoop:
+            continue
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError):
+            return None
+        verdict = ctx.sql_parses(sql)
+        if verdict is None:
+            return None
+        if verdict:
+            found.append(line)
+    # a body whose last line does not read the loop repeats a fixed select item (`"Net Amount"` twice)
+    reading = [e for e in found if _reads_loop(text[:line_span(text, e + 1)[0]] if e is not None else text, targets)]
+    return reading or found
+
+
+def _reads_loop(before: str, targets: list[str]) -> bool:
+    """Whether the last non-blank line of `before` uses a loop variable (or `loop.`) inside Jinja."""
+    last = next((ln for ln in reversed(before.split("\n")) if ln.strip()), "")
+    words = re.compile(rf"\b(?:{'|'.join(map(re.escape, [*targets, 'loop']))})\b")
+    return any(words.search(m.group(0)) for m in re.finditer(r"\{\{.*?\}\}|\{%.*?%\}", last))
 
 
 def _dbt_shape(doc: object, project_file: bool) -> bool:

@@ -2,20 +2,29 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from adp.diagnose.context import Context, Failure, Location
 from adp.diagnose.locate import find_pattern, find_yaml_key
 from adp.diagnose.rules._base import rule, after, header, line_at, node_id
 from adp.models import Diagnosis
 
+_UNDEFINED = re.compile(r"'(?P<name>[\w.]+)' is undefined")
+# A call `pkg.name(...)` to a package without that macro: the package namespace is a dict to Jinja.
+_NO_ATTRIBUTE = re.compile(r"'dict object' has no attribute '(?P<name>\w+)'\. This can happen when calling a macro")
+_EPHEMERAL_SKIP = re.compile(r"caused by compilation error in referenced ephemeral model (?P<uid>\S+)")
+
+
 @rule()
 def undefined_macro(ctx: Context, f: Failure) -> Diagnosis | None:
     """A model calls a macro, or a YAML file names a generic test, that nothing defines.
 
     Message: `Compilation Error in model orders_summary (...)  'safe_divde' is undefined. This can happen when calling a macro ...`
-    Diagnosis: `dbt.macro_undefined` at the call (or `dbt.test_not_found` at the YAML test entry), candidates by name.
+    (`'dict object' has no attribute 'safe_divde'. This can happen ...` for a package's `mypkg.safe_divde(...)`)
+    Diagnosis: `dbt.macro_undefined` at the call, in the model or the ephemeral model compiled into it (or
+    `dbt.test_not_found` at the YAML test entry); candidates by name, a package's own macros for a namespaced call.
     """
-    m = re.search(r"'(?P<name>[\w.]+)' is undefined", f.text)
+    m = _UNDEFINED.search(f.text) or _NO_ATTRIBUTE.search(f.text)
     if not m:
         return None
     name, uid = m.group("name"), node_id(f)
@@ -29,12 +38,58 @@ def undefined_macro(ctx: Context, f: Failure) -> Diagnosis | None:
             location=Location(rel, line, uid), identifier=test, candidates=ctx.rank(test, ctx.test_names()),
             evidence=[line_at(f.text, m.start())], details={"test_name": test},
         )
-    loc = ctx.locate(uid, None, rf"(?<![\w.]){re.escape(name)}\s*\(")
+    if m.re is _NO_ATTRIBUTE:
+        return _package_macro(ctx, f, name, line_at(f.text, m.start()))
+    loc = _call_site(ctx, f, rf"(?<![\w.]){re.escape(name)}\s*\(")
     return ctx.diagnosis(
-        f, "dbt.macro_undefined", f"{loc.file} calls '{name}', which no macro defines.",
-        location=loc, identifier=name, candidates=ctx.rank(name, ctx.macro_names()),
+        f, "dbt.macro_undefined", f"{loc.file or 'a model'} calls '{name}', which no macro defines.",
+        location=loc, identifier=name, candidates=ctx.rank(name, ctx.macro_names()), node=None if uid else loc.owner,
         evidence=[line_at(f.text, m.start())], details={"macro": name},
     )
+
+
+def _package_macro(ctx: Context, f: Failure, name: str, evidence: str) -> Diagnosis | None:
+    """`{{ mypkg.safe_divde(...) }}`: identifier the namespaced call, candidates that package's macros."""
+    packages = sorted({m.get("package_name") or "" for m in ctx.manifest.macros.values()} - {""}, key=len, reverse=True)
+    if not packages:
+        return None
+    call = rf"(?<![\w.])(?P<package>{'|'.join(map(re.escape, packages))})\.{re.escape(name)}\s*\("
+    loc = _call_site(ctx, f, call)
+    if loc.line is None:
+        return None  # not a call the project writes (an attribute of some other dict, or inside a package)
+    package = re.search(call, _code(ctx, loc.owner).splitlines()[loc.line - 1]).group("package")
+    own = sorted({m["name"] for m in ctx.manifest.macros.values()
+                  if m.get("package_name") == package and not m["name"].startswith(("test_", "materialization_"))})
+    called = f"{package}.{name}"
+    return ctx.diagnosis(
+        f, "dbt.macro_undefined", f"{loc.file} calls '{called}', which package '{package}' does not define.",
+        location=loc, identifier=called, node=None if node_id(f) else loc.owner,
+        candidates=[replace(c, name=f"{package}.{c.name}") for c in ctx.rank(name, own)],
+        evidence=[evidence], details={"macro": name, "package": package},
+    )
+
+
+def _call_site(ctx: Context, f: Failure, pattern: str) -> Location:
+    """The first line matching `pattern` in the code that may hold a failing call, nearest first.
+
+    That code is the failed node's and what is compiled into it, else (a compile error in an ephemeral model
+    fails no node: dbt skips its children) the node dbt's header names and the ephemeral models the skipped
+    children point at.
+    """
+    uid = node_id(f)
+    head = header(f)
+    roots = [uid, ctx.node_by_file(head.group("file")) if head else None]
+    roots += [s.group("uid") for n in ctx.result.nodes if (s := _EPHEMERAL_SKIP.search(n.message or ""))]
+    owners = [o for r in dict.fromkeys(r for r in roots if r) for o in (r, *ctx.shared_code(r))]
+    for owner in dict.fromkeys(owners):
+        line = find_pattern(_code(ctx, owner), pattern)
+        if line:
+            return Location(ctx.file_of(owner), line, owner)
+    return Location(ctx.file_of(uid), None, uid)
+
+
+def _code(ctx: Context, uid: str | None) -> str:
+    return ctx.read(ctx.file_of(uid)) or ctx.node(uid).get("raw_code") or ""
 
 
 @rule()

@@ -1,12 +1,15 @@
 """Rules for the environment: the warehouse file or connection, profiles, targets, packages, variables."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import yaml
+
 from adp.diagnose.context import Context, Failure, Location
 from adp.diagnose.locate import find_yaml_key
-from adp.diagnose.rules._base import grep_project, rule
+from adp.diagnose.rules._base import grep_project, header, node_id, rule
 from adp.models import Candidate, Diagnosis
 from adp.warehouses import facts as F
 from adp.warehouses.facts import SqlFact
@@ -110,17 +113,80 @@ MISSING_VARIABLES = (  # (message, how the project reads it, category, what is m
 def variable_missing(ctx: Context, f: Failure) -> Diagnosis | None:
     """An `env_var('X')` or `var('X')` without a default whose value was not provided.
 
-    Message: `Parsing Error  Env var required but not provided: 'SHOP_START_DATE'`
-    Diagnosis: `dbt.env_var_missing` (or `dbt.var_missing`) at the line that reads it, identifier the variable.
+    Message: `Parsing Error  Env var required but not provided: 'SHOP_START_DATE'` (or `Required var 'strat_date'
+    not found in config:  Vars supplied to stg_orders = {...}`)
+    (or, for a var a loop iterates, `'NoneType' object is not iterable` in the model dbt names)
+    Diagnosis: `dbt.env_var_missing` (or `dbt.var_missing`) at the line that reads it, identifier the variable;
+    for a var, candidates the vars dbt_project.yml declares, `--vars` passes and the message lists.
     """
     for pattern, function, category, missing in MISSING_VARIABLES:
         m = re.search(pattern, f.text)
         if not m:
             continue
         name = m.group("name")
-        loc = grep_project(ctx, rf"\b{function}\(\s*['\"]{re.escape(name)}['\"]\s*\)") or Location(None)
+        call = rf"\b{function}\(\s*['\"]{re.escape(name)}['\"]\s*\)"
+        loc = ctx.locate(node_id(f), None, call) if f.node else Location(None)
+        if loc.line is None:
+            loc = grep_project(ctx, call) or Location(None)
+        candidates = ctx.rank(name, declared_vars(ctx), supplied_vars(f.text)) if function == "var" else []
         return ctx.diagnosis(
             f, category, f"{function}('{name}') has no default and {missing}.",
-            location=loc, identifier=name, evidence=[m.group(0)], details={function: name},
+            location=loc, identifier=name, candidates=candidates, evidence=[m.group(0)], details={function: name},
         )
+    return _undefined_var_iterated(ctx, f)
+
+
+def _undefined_var_iterated(ctx: Context, f: Failure) -> Diagnosis | None:
+    """`{% for k in var('x') %}` with `x` defined nowhere: at parse dbt renders the var as None and says only
+    `'NoneType' object is not iterable`, in the model its header names."""
+    head = header(f)
+    if "'NoneType' object is not iterable" not in f.text or not head:
+        return None
+    rel, declared = head.group("file"), set(declared_vars(ctx))
+    text = ctx.read(rel) or ""
+    loops = [m for m in re.finditer(r"\bfor\s+[\w, ]+\s+in\s+var\(\s*['\"](?P<name>[^'\"]+)['\"]\s*\)", text)
+             if m.group("name") not in declared]
+    if len(loops) != 1:
+        return None
+    name = loops[0].group("name")
+    uid = ctx.node_by_file(rel)
+    return ctx.diagnosis(
+        f, "dbt.var_missing", f"{rel} loops over var('{name}'), which has no default and is not defined in dbt_project.yml or --vars.",
+        location=Location(rel, text.count("\n", 0, loops[0].start()) + 1, uid), node=uid, identifier=name,
+        candidates=ctx.rank(name, declared_vars(ctx)), evidence=["'NoneType' object is not iterable", loops[0].group(0)],
+        details={"var": name},
+    )
+
+
+def supplied_vars(text: str) -> list[str]:
+    """The var names dbt lists after `Vars supplied to <node> = {...}` (what the node could read)."""
+    m = re.search(r"Vars supplied to \S+ = (\{.*?\n\s*\})", text, re.S)
+    try:
+        found = json.loads(m.group(1)) if m else {}
+    except ValueError:
+        return []
+    return list(found) if isinstance(found, dict) else []
+
+
+def declared_vars(ctx: Context) -> list[str]:
+    """Vars of dbt_project.yml (top level and under the project's or a package's name) and of `--vars`."""
+    packages = {ctx.package, *(m.get("package_name") for m in ctx.manifest.macros.values())}
+    names: list[str] = []
+    for block in (ctx.project.project_config.get("vars"), _cli_vars(ctx.result.command)):
+        for key, value in (block or {}).items() if isinstance(block, dict) else ():
+            scoped = key in packages and isinstance(value, dict)
+            names += [str(k) for k in value] if scoped else [str(key)]
+    return list(dict.fromkeys(names))
+
+
+def _cli_vars(command: list[str]) -> dict | None:
+    """The mapping passed with `--vars` (YAML or JSON), if any."""
+    for i, arg in enumerate(command):
+        text = command[i + 1] if arg == "--vars" and i + 1 < len(command) else arg.partition("--vars=")[2]
+        if text:
+            try:
+                found = yaml.safe_load(text)
+            except yaml.YAMLError:
+                return None
+            return found if isinstance(found, dict) else None
     return None

@@ -90,7 +90,8 @@ def ref_or_source_missing(ctx: Context, f: Failure) -> Diagnosis | None:
     else:
         category, pool = ("dbt.ref_disabled" if disabled else "dbt.ref_not_found"), ctx.names()
         pattern = rf"ref\(\s*['\"]{re.escape(target)}['\"]"
-    line = find_pattern(ctx.read(rel) or "", pattern)
+    # a name built by Jinja (`ref(src.model)` over a dict literal): the quoted name is the line to edit
+    line = find_pattern(ctx.read(rel) or "", pattern) or find_pattern(ctx.read(rel) or "", rf"['\"]{re.escape(target)}['\"]")
     what = "disabled" if disabled else "not found"
     summary = f"{rel} refers to {m.group('kind')} '{target}', which is {what}. " + (
         f"dbt left {m.group('type').lower()} {uid} out of the build with only a warning." if f.phase == PHASE_OK

@@ -6,7 +6,7 @@ import re
 from adp.diagnose import sql_columns
 from adp.diagnose.context import Context, Failure, Location
 from adp.diagnose.locate import find_line, find_pattern, find_text, find_yaml_key
-from adp.diagnose.rules._base import lines_with, node_id, rule
+from adp.diagnose.rules._base import lines_with, log_dir, node_id, rule
 from adp.models import Candidate, Diagnosis
 from adp.warehouses import facts as F
 from adp.warehouses.facts import SqlFact
@@ -67,7 +67,9 @@ def column_not_found(ctx: Context, f: Failure, fact: SqlFact) -> Diagnosis | Non
 
     Message: `Binder Error: Referenced column "frist_name" not found in FROM clause! Candidate bindings: "first_name", ...`
     Diagnosis: `sql.column_not_found` at the line (in the model, an ephemeral model or a macro compiled into it),
-    candidates the columns of the relation or of every input.
+    candidates the columns of the relation or of every input. When the change is a parent's (it had the column at
+    the last good run, or, with no close candidate, its own input has it), the diagnosis is on the parent's file,
+    without candidates: following or undoing a change upstream is a decision.
     """
     uid = node_id(f)
     name = fact.name or ""
@@ -81,14 +83,73 @@ def column_not_found(ctx: Context, f: Failure, fact: SqlFact) -> Diagnosis | Non
         pool = [c for p in ctx.parents(owner) for c in ctx.columns(p)]
     else:
         pool = ctx.column_pool(owner, fact.relation)
+    candidates = ctx.rank(name, pool, fact.hints if fact.hints_trusted else ())
+    cause = _lost_since_good_run(ctx, owner, name) or (None if candidates else _not_passed_on(ctx, owner, name))
+    if cause is not None:
+        return _upstream_change(ctx, f, fact, loc, *cause)
     where = f"'{fact.relation}'" if fact.relation else "its inputs"
     summary = (f"{loc.file} selects '{name}', which no longer exists upstream (renamed or removed)." if upstream
                else f"{loc.file} references column '{name}', which {where} do not have.")
     return ctx.diagnosis(
-        f, "sql.column_not_found", summary, location=loc, identifier=name,
-        candidates=ctx.rank(name, pool, fact.hints if fact.hints_trusted else ()), evidence=fact.evidence,
+        f, "sql.column_not_found", summary, location=loc, identifier=name, candidates=candidates, evidence=fact.evidence,
         details={"qualifier": fact.relation, "missing_upstream": upstream},
     )
+
+
+def _lost_since_good_run(ctx: Context, owner: str | None, name: str) -> tuple[str, str, dict] | None:
+    """The parent that had `name` at the last good run (adp's history) and has it no more, and what changed."""
+    history = log_dir(ctx)
+    if history is None or not owner:
+        return None
+    from adp.history_db import last_good_columns  # imports duckdb: only when there is a history to read
+
+    for parent in ctx.parents(owner):
+        before = last_good_columns(history, parent)
+        now = ctx.columns(parent) if before and name.lower() in _lower(before[1]) else []
+        if now and name.lower() not in _lower(now):
+            run, old = before
+            added = [c for c in now if c.lower() not in _lower(old)]
+            renamed = next((c.name for c in ctx.rank(name, added)), None)
+            also = f"; `{renamed}` is new there (renamed?)" if renamed else ""
+            return parent, f"existed in {_name(ctx, parent)} at the last good run ({run}) and is gone now{also}", {
+                "last_good_run": run, "new_columns": added, "renamed_to": renamed}
+    return None
+
+
+def _not_passed_on(ctx: Context, owner: str | None, name: str) -> tuple[str, str, dict] | None:
+    """The one parent that lacks `name` although its own input has exactly that column (dropped, or never passed on)."""
+    found = []
+    for parent in ctx.parents(owner) if owner else ():
+        if name.lower() in _lower(ctx.columns(parent)):
+            return None
+        source = next((g for g in ctx.parents(parent) if name.lower() in _lower(ctx.columns(g))), None)
+        if source:
+            found.append((parent, f"is not selected by {_name(ctx, parent)}, though its input {_name(ctx, source)} has it",
+                          {"upstream_source": source}))
+    return found[0] if len(found) == 1 else None
+
+
+def _upstream_change(ctx: Context, f: Failure, fact: SqlFact, loc: Location, parent: str, what: str, extra: dict) -> Diagnosis:
+    """`sql.column_not_found` on the parent's file, the failed node in details, no candidates (nothing is renamed)."""
+    rel = ctx.file_of(parent)
+    renamed = extra.get("renamed_to")
+    return ctx.diagnosis(
+        f, "sql.column_not_found",
+        f"Column `{fact.name}` {what}. The change is in {rel}; {loc.file} still reads `{fact.name}`: "
+        "restoring the column upstream or changing its readers is a decision.",
+        location=Location(rel, find_line(ctx.read(rel) or "", renamed) if renamed else None, parent),
+        identifier=fact.name, evidence=fact.evidence,
+        details={"failed_node": node_id(f), "failed_file": loc.file, "failed_line": loc.line, "qualifier": fact.relation,
+                 "missing_upstream": True, **extra},
+    )
+
+
+def _name(ctx: Context, uid: str) -> str:
+    return ctx.node(uid).get("name", uid)
+
+
+def _lower(names: list[str]) -> set[str]:
+    return {n.lower() for n in names}
 
 
 @rule(facts=(F.AMBIGUOUS_COLUMN,))
