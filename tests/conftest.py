@@ -58,6 +58,25 @@ def dbt_build(project: Path, *extra: str) -> subprocess.CompletedProcess:
     )
 
 
+def local_packages(project: Path) -> list[str]:
+    """The `local:` paths of a project's packages.yml (relative to the project, e.g. `../ledger_utils`)."""
+    import yaml
+
+    spec = project / "packages.yml"
+    data = yaml.safe_load(spec.read_text(encoding="utf-8")) if spec.is_file() else None
+    return [p["local"] for p in (data or {}).get("packages") or [] if isinstance(p, dict) and "local" in p]
+
+
+def copy_project(name: str, dest: Path) -> None:
+    """Copy tests/projects/<name> to `dest`, with the local packages it declares copied beside it and installed."""
+    shutil.copytree(PROJECTS / name, dest)
+    for rel in local_packages(dest):
+        shutil.copytree((PROJECTS / name / rel).resolve(), (dest / rel).resolve(), dirs_exist_ok=True)
+    if (dest / "packages.yml").is_file():
+        subprocess.run([dbt_bin(), "deps", "--project-dir", str(dest), "--profiles-dir", str(dest)], cwd=dest,
+                       env={**os.environ, "DO_NOT_TRACK": "1"}, capture_output=True, text=True, timeout=600, check=True)
+
+
 @pytest.fixture(scope="session")
 def _warm_cache(tmp_path_factory):
     """name -> a copy of tests/projects/<name> with `dbt build` already run (target/ and the DuckDB file)."""
@@ -66,7 +85,7 @@ def _warm_cache(tmp_path_factory):
     def get(name: str) -> Path:
         if name not in built:
             dest = tmp_path_factory.mktemp(f"warm-{name}") / name
-            shutil.copytree(PROJECTS / name, dest)
+            copy_project(name, dest)
             proc = dbt_build(dest)
             assert proc.returncode == 0, f"base project {name} does not build:\n{proc.stdout[-3000:]}"
             built[name] = dest

@@ -103,11 +103,22 @@ def save_recording(case: Case, project_dir: Path, result) -> None:
         json.dump(manifest, fh)
 
 
+def install_local_packages(project: str, dest: Path) -> None:
+    """Copy the `local:` packages of the project's packages.yml into dest/dbt_packages/, as `dbt deps` leaves them."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import local_packages
+
+    for rel in local_packages(PROJECTS / project):
+        src = (PROJECTS / project / rel).resolve()
+        shutil.copytree(src, dest / "dbt_packages" / src.name)
+
+
 def restore(case: Case, dest: Path):
     """A copy of the faulty project with the recorded target/ files, and the recorded RunResult."""
     from adp.models import NodeResult, RunResult
 
     shutil.copytree(PROJECTS / case.project, dest)
+    install_local_packages(case.project, dest)
     apply_fault(case, dest)
     rec = case.recorded
     (dest / "target").mkdir(exist_ok=True)
@@ -122,7 +133,7 @@ def _record(ids: set[str]) -> None:
     import tempfile
 
     sys.path.insert(0, str(REPO / "tests"))
-    from conftest import dbt_build
+    from conftest import copy_project, dbt_build
 
     todo = [c for c in cases() if not ids or c.id in ids]
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,7 +141,7 @@ def _record(ids: set[str]) -> None:
         for case in todo:
             if case.project not in warm:
                 warm[case.project] = Path(tmp) / "warm" / case.project
-                shutil.copytree(PROJECTS / case.project, warm[case.project])
+                copy_project(case.project, warm[case.project])
                 assert dbt_build(warm[case.project]).returncode == 0, case.project
             work = Path(tmp) / case.id / case.project
             shutil.copytree(warm[case.project], work)
