@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from adp.artifacts import Manifest
 from adp.diagnose import sql_columns
 from adp.diagnose.candidates import rank
-from adp.diagnose.locate import find_line, find_pattern
+from adp.diagnose.locate import CompiledMap, find_line, find_pattern, find_text
 from adp.diagnose.taxonomy import CATEGORIES, is_transient
 from adp.editable import safe_path
 from adp.errors import FixError
@@ -54,8 +54,10 @@ class Location:
     """Where a cause lives: a file relative to the project, its line, and the node/macro that owns it."""
 
     file: str | None
-    line: int | None = None
+    line: int | None = None  # a line of `file` (the source, never the compiled SQL)
     owner: str | None = None
+    compiled_line: int | None = None  # the line of the node's compiled SQL it was mapped from
+    macro: str | None = None  # the project macro whose call wrote the text (the call is at `line`)
 
 
 class Context:
@@ -68,6 +70,7 @@ class Context:
         self.warehouse = for_project(project)
         self._facts: dict[str, SqlFact | None] = {}
         self._columns: dict[str, list[str]] = {}
+        self._maps: dict[str, CompiledMap | None] = {}
 
     # -- facts and files -------------------------------------------------------------------------
     def fact(self, failure: Failure) -> SqlFact | None:
@@ -191,7 +194,41 @@ class Context:
             line = find_pattern(text, pattern) if pattern else find_line(text, identifier or "")
             if line:
                 return Location(rel, line, owner)
-        return Location(own, None, uid)
+        regex = pattern or rf"(?<![\w.]){re.escape(identifier or '')}(?![\w])"
+        return self.compiled_location(uid, regex) or Location(own, None, uid)
+
+    def compiled_map(self, uid: str) -> CompiledMap | None:
+        """`uid`'s compiled SQL traced to the files that wrote it (None without compiled SQL)."""
+        if uid not in self._maps:
+            node = self.node(uid)
+            compiled = node.get("compiled_code") or self.read(node.get("compiled_path"))
+            self._maps[uid] = CompiledMap.for_node(self.manifest, uid, self.read, compiled) if compiled else None
+        return self._maps[uid]
+
+    def compiled_location(self, uid: str, regex: str) -> Location | None:
+        """The source of the first text matching `regex` in `uid`'s compiled SQL (a name Jinja built, a macro's text)."""
+        cmap = self.compiled_map(uid)
+        for m in re.finditer(regex, cmap.compiled if cmap else "", re.I):
+            origin = cmap.origin(m.start())
+            if origin.line is not None:
+                line = cmap.compiled.count("\n", 0, m.start()) + 1
+                return Location(origin.file, origin.line, origin.node, line, origin.macro)
+        return None
+
+    def engine_location(self, failure: Failure, uid: str | None, loc: Location | None) -> Location:
+        """`loc`, or when it has no line, the source line that wrote the compiled line the engine quoted (`LINE n: ...`).
+
+        Without `loc` that line's file and node are the answer (an ephemeral model's, a macro's); a rule's `loc`
+        keeps its file and takes the line only when it is in that file.
+        """
+        own = loc or Location(self.file_of(uid), None, uid)
+        fact = self.fact(failure)
+        cmap = self.compiled_map(uid) if own.line is None and uid and fact and fact.line_text else None
+        line = find_text(cmap.compiled, fact.line_text) if cmap else None
+        origin = cmap.origin_of_line(line) if line else None
+        if origin is None or origin.line is None or (loc is not None and origin.file != loc.file):
+            return own
+        return Location(origin.file, origin.line, origin.node, line, origin.macro)
 
     # -- columns ---------------------------------------------------------------------------------
     def relation_uid(self, relation: str) -> str | None:
@@ -232,8 +269,8 @@ class Context:
             return []
         return next(csv.reader(text.splitlines()[:1]), [])
 
-    def sql_columns(self, sql: str, uid: str | None = None) -> list[str]:
-        """Output columns of a SELECT, expanding `*` through CTEs and upstream relations."""
+    def sql_columns(self, sql: str, uid: str | None = None, scope: dict[str, str] | None = None) -> list[str]:
+        """Output columns of a SELECT, expanding `*` through CTEs (`scope`: those of enclosing queries) and relations."""
         out: list[str] = []
         for item in sql_columns.select_items(sql):
             name = sql_columns.output_name(item)
@@ -243,18 +280,16 @@ class Context:
             qualifier = item.split(".")[0].strip('"') if "." in item else None
             sources = [qualifier] if qualifier else list(dict.fromkeys(sql_columns.from_relations(sql).values()))
             for source in sources:
-                out += self.alias_columns(sql, source, uid) or []
+                out += self.alias_columns(sql, source, uid, scope) or []
         return list(dict.fromkeys(out))
 
-    def alias_columns(self, sql: str, alias: str, uid: str | None = None) -> list[str] | None:
-        """Columns behind a name used in `sql`: a CTE, an alias of a FROM item, or a relation."""
-        key = alias.strip('"').lower()
-        cte = sql_columns.ctes(sql).get(key)
-        if cte is not None:
-            return self.sql_columns(cte, uid)
-        relation = sql_columns.from_relations(sql).get(key) or alias
-        if relation.strip('"').lower() in sql_columns.ctes(sql):
-            return self.sql_columns(sql_columns.ctes(sql)[relation.strip('"').lower()], uid)
+    def alias_columns(self, sql: str, alias: str, uid: str | None = None, scope: dict[str, str] | None = None) -> list[str] | None:
+        """Columns behind a name used in `sql`: a CTE (its own or an enclosing query's), a FROM alias, or a relation."""
+        visible = {**(scope or {}), **sql_columns.ctes(sql)}
+        relation = sql_columns.from_relations(sql).get(alias.strip('"').lower()) or alias
+        for key in (alias.strip('"').lower(), relation.strip('"').lower()):
+            if key in visible:  # a CTE's body no longer sees itself: `orders as (select * from orders)`
+                return self.sql_columns(visible[key], uid, {k: v for k, v in visible.items() if k != key})
         target = self.relation_uid(relation)
         return self.columns(target) if target else None
 
@@ -288,7 +323,9 @@ class Context:
     ) -> Diagnosis:
         assert category in CATEGORIES, category
         uid = node or (failure.node.unique_id if failure.node else None)
-        loc = location or Location(self.file_of(uid), None, uid)
+        loc = self.engine_location(failure, uid, location)
+        mapped = {"compiled_line": loc.compiled_line, "macro": loc.macro}
+        details = {**{k: v for k, v in mapped.items() if v}, **(details or {})}
         return Diagnosis(
             category=category,
             summary=summary,
@@ -302,7 +339,7 @@ class Context:
             evidence=list(dict.fromkeys(e.strip() for e in evidence if e and e.strip()))[:6],
             phase=failure.phase,
             message=failure.text,
-            details=details or {},
+            details=details,
             fact=self.fact(failure),
         )
 

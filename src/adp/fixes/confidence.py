@@ -94,6 +94,42 @@ def rank(wrong: str, candidates: list[str]) -> Ranked | None:
     return Ranked(top[0].name, top[0].score, round(top[0].score - runner, 4))
 
 
+JUDGED = 5  # candidates the binder judges for one fix
+HINT_MARGIN = 0.25  # the margin of an engine-named candidate over a looked-up one at the same edit distance
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One candidate replacement and the evidence for it."""
+
+    name: str
+    closeness: float
+    from_message: bool  # the engine's message named it (`Did you mean "sum"?`, `Candidate bindings: ...`)
+
+
+def choices(wrong: str, names: list[str], offered: set[str], limit: int = JUDGED) -> list[Choice]:
+    """The plausible candidates for `wrong` among `names`, best first (`rank`'s order: on a tie the engine's), at most `limit`."""
+    hints = [n for n in names if n in offered]
+    top = candidates_rank(wrong, names, hints, min_score=PLAUSIBLE, limit=limit, measure=closeness, fold_case=False)
+    return [Choice(c.name, c.score, c.source == "message") for c in top]
+
+
+def separation(wrong: str, best: Choice, runner: Choice | None) -> float:
+    """The margin of `best` over `runner` (1.0 alone). The engine naming `best` is evidence that a looked-up
+    runner-up at the same edit distance does not cancel.
+
+    >>> least, left = Choice("least", 0.8, True), Choice("left", 0.8, False)
+    >>> separation("leat", least, left), separation("leat", left, least)
+    (0.25, 0.0)
+    """
+    if runner is None:
+        return 1.0
+    margin = round(best.closeness - runner.closeness, 4)
+    if best.from_message and not runner.from_message and distance(wrong, best.name) <= distance(wrong, runner.name):
+        return max(margin, HINT_MARGIN)
+    return margin
+
+
 def score(
     *,
     closeness: float,

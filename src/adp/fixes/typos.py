@@ -1,15 +1,32 @@
-"""Rules that replace a misspelled identifier with its clear best candidate."""
+"""Rules that replace a misspelled identifier with its clear best candidate.
+
+For SQL names (columns, functions, types) each ranked candidate's rename is made in the node's compiled SQL
+through the source map (every compiled copy of a Jinja loop's literal changes) and the warehouse's binder
+judges them all in one call: only candidates that bind are proposed.
+"""
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
+from typing import Callable
 
-from adp.fixes.confidence import MEANING_CHANGE_CAP, Ranked, is_typo_fix, rank, score
+from adp.diagnose.locate import CompiledMap, SourceEdit
+from adp.fixes.confidence import (
+    MEANING_CHANGE_CAP, TIE_MARGIN, Choice, Ranked, choices, is_typo_fix, rank, score, separation,
+)
 from adp.fixes.context import FixContext, edit_spans, rule, word_spans
-from adp.models import Diagnosis, FixProposal
+from adp.models import Diagnosis, Edit, FixProposal
+from adp.warehouses import for_project
+from adp.warehouses.base import Bound
+
+log = logging.getLogger(__name__)
 
 _QUOTE = r"['\"]"
+Spans = Callable[[str], "list[tuple[int, int]]"]
+Cap = Callable[[str, bool], float]  # (candidate, judged by the binder) -> the confidence cap
 
 
 def _choose(d: Diagnosis, wrong: str, pool: list[str] = ()) -> tuple[Ranked, bool] | None:
@@ -20,29 +37,128 @@ def _choose(d: Diagnosis, wrong: str, pool: list[str] = ()) -> tuple[Ranked, boo
     return (best, best.name in offered) if best else None
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """The binder's judgement of a rename's candidates."""
+
+    binds: dict[str, bool] | None  # candidate -> its compiled SQL binds past this error; None: the judge was skipped
+    note: str  # what the rationale says about it
+
+
 def _rename(
-    ctx: FixContext, d: Diagnosis, rel: str | None, wrong: str, spans_of, why: str,
-    pool: list[str] = (), cap: float = 1.0, new_text=None,
+    ctx: FixContext, d: Diagnosis, rel: str | None, wrong: str, spans_of: Spans, why: str,
+    pool: list[str] = (), cap: float = 1.0, new_text=None, judge: bool = False, cap_for: Cap | None = None,
 ) -> list[FixProposal]:
     """Shared body: rank, locate every occurrence with `spans_of(text)`, score, build one proposal.
 
-    `new_text(name, text, start, end)` gives the replacement of one occurrence (default: the name).
+    `new_text(name, text, start, end)` gives the replacement of one occurrence (default: the name). With
+    `judge`, the binder judges each candidate (see the module docstring), and a name Jinja built (absent
+    from the file) is traced through the compiled SQL to the literal that wrote it.
     """
     text = ctx.read(rel)
+    if text is None:
+        return []
+    cmap = CompiledMap.for_node(ctx.manifest, d.node, ctx.read, ctx.compiled_sql(d.node)) if judge and d.node else None
+
+    def edits_for(name: str) -> list[SourceEdit]:
+        spans = spans_of(text)
+        if spans or cmap is None:
+            return [SourceEdit(rel, s, e, new_text(name, text, s, e) if new_text else name) for s, e in spans]
+        found = {cmap.source_edit(s, e, name) for s, e in spans_of(cmap.compiled)}
+        return sorted(found, key=lambda x: (x.file, x.start)) if found and None not in found else []
+
+    cap_for = cap_for or (lambda name, judged: cap)
+    note = ""
+    if judge:
+        offered = {c.name for c in d.candidates if c.source == "message"}
+        options = choices(wrong, [c.name for c in d.candidates] + list(pool), offered)
+        edits = {c.name: edits_for(c.name) for c in options}
+        verdict = _judge(ctx, cmap, wrong, {n: e for n, e in edits.items() if e})
+        if verdict.binds is not None:
+            return _judged(ctx, d, wrong, options, edits, verdict, why, cap_for)
+        note = f"; {verdict.note}"
     chosen = _choose(d, wrong, pool)
-    if text is None or chosen is None:
+    found = edits_for(chosen[0].name) if chosen else []
+    file_edits = _file_edits(ctx, found)
+    if not file_edits:
         return []
     best, from_message = chosen
-    spans = spans_of(text)
-    if not spans:
-        return []
-    edit = edit_spans(rel, text, [(s, e, new_text(best.name, text, s, e) if new_text else best.name) for s, e in spans])
-    if edit is None:
-        return []
-    conf = score(closeness=best.closeness, margin=best.margin, from_message=from_message, occurrences=len(spans), cap=cap)
+    conf = score(closeness=best.closeness, margin=best.margin, from_message=from_message, occurrences=len(found),
+                 cap=cap_for(best.name, False))
     origin = "the error message suggested it" if from_message else "found by lookup"
-    rationale = f"{why}: `{wrong}` -> `{best.name}` (similarity {best.closeness:.2f}, {origin})"
-    return [ctx.fix(d, rationale, conf, [edit])]
+    rationale = f"{why}: `{wrong}` -> `{best.name}` (similarity {best.closeness:.2f}, {origin}{note})"
+    return [ctx.fix(d, rationale, conf, file_edits)]
+
+
+def _file_edits(ctx: FixContext, edits: list[SourceEdit]) -> list[Edit]:
+    """One Edit per file; [] when there is none, or a file cannot be read or its edited lines are not unique."""
+    out = []
+    for rel in dict.fromkeys(e.file for e in edits):
+        text = ctx.read(rel)
+        edit = edit_spans(rel, text, [(e.start, e.end, e.new) for e in edits if e.file == rel]) if text is not None else None
+        if edit is None:
+            return []
+        out.append(edit)
+    return out
+
+
+def _judge(ctx: FixContext, cmap: CompiledMap | None, wrong: str, edits: dict[str, list[SourceEdit]]) -> _Verdict:
+    """Bind the compiled SQL as it is and with each candidate's edits, in one call to the warehouse."""
+    sqls = {name: cmap.apply(e) for name, e in edits.items()} if cmap else {}
+    if not sqls or None in sqls.values():
+        return _Verdict(None, "binder skipped: the edit cannot be made in the compiled SQL")
+    start = time.perf_counter()
+    bound = ctx.bind([cmap.compiled, *sqls.values()])
+    each = (time.perf_counter() - start) * 1000 / (len(sqls) + 1)
+    if bound is None:
+        return _Verdict(None, "binder skipped: the warehouse cannot judge now")
+    if (_failed_name(ctx, bound[0]) or "").lower() != wrong.lower():
+        return _Verdict(None, f"binder skipped: the compiled SQL does not fail on `{wrong}` when it binds here")
+    binds = {name: _passes(ctx, b, wrong, cmap.compiled) for name, b in zip(sqls, bound[1:])}
+    log.info("binder judged %d candidate(s) for `%s`: %.1f ms per query", len(sqls), wrong, each)
+    return _Verdict(binds, f"binder: {sum(binds.values())} of {len(binds)} candidates bind, {each:.1f} ms each")
+
+
+def _passes(ctx: FixContext, bound: Bound, wrong: str, compiled: str) -> bool:
+    """The query binds, or fails on another name the compiled SQL already had (another fault of the node).
+
+    A name the edit wrote (the candidate, or a loop's other copy of it) that fails is the candidate's fault.
+    """
+    if bound.ok:
+        return True
+    name = _failed_name(ctx, bound) or ""
+    written = re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", compiled, re.I) if name else None
+    return bool(written) and name.lower() != wrong.lower()
+
+
+def _failed_name(ctx: FixContext, bound: Bound) -> str | None:
+    """The name the engine's error is about (None when the query binds or the error names nothing)."""
+    fact = None if bound.ok else for_project(ctx.project).parse_error(bound.error or "")
+    return fact.name if fact else None
+
+
+def _judged(
+    ctx: FixContext, d: Diagnosis, wrong: str, options: list[Choice], edits: dict[str, list[SourceEdit]],
+    verdict: _Verdict, why: str, cap_for: Cap,
+) -> list[FixProposal]:
+    """One proposal for the best candidate that binds; needs_review when another binds about as well."""
+    binding = [c for c in options if verdict.binds.get(c.name)]
+    if not binding:
+        log.info("no candidate for `%s` binds: %s", wrong, ", ".join(c.name for c in options))
+        return []
+    best = binding[0]
+    others = [c for c in binding[1:] if c.name.lower() != best.name.lower()]
+    margin = separation(wrong, best, others[0] if others else None)
+    file_edits = _file_edits(ctx, edits[best.name])
+    if not file_edits:
+        return []
+    conf = score(closeness=best.closeness, margin=margin, from_message=best.from_message,
+                 occurrences=len(edits[best.name]), verified=True, cap=cap_for(best.name, True))
+    origin = "the error message suggested it" if best.from_message else "found by lookup"
+    review = margin < TIE_MARGIN
+    also = f"; {', '.join(c.name for c in others)} also bind{'s' * (len(others) == 1)}: a person decides" if review else ""
+    rationale = f"{why}: `{wrong}` -> `{best.name}` (similarity {best.closeness:.2f}, {origin}; {verdict.note}{also})"
+    return [ctx.fix(d, rationale, conf, file_edits, needs_review=review)]
 
 
 @rule("sql.column_not_found")
@@ -56,7 +172,7 @@ def column_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
 
     def spans(text: str) -> list[tuple[int, int]]:
         if qualifier:
-            return word_spans(text, d.identifier, after=rf"{re.escape(qualifier)}\s*\.\s*")
+            return word_spans(text, d.identifier, after=rf'"?{re.escape(qualifier)}"?\s*\.\s*"?')
         return word_spans(text, d.identifier, skip_alias=not is_yaml)
 
     def keep_output_name(name: str, text: str, start: int, end: int) -> str:
@@ -66,11 +182,21 @@ def column_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return name
 
     # `where status = "placed"`: a string in double quotes reads as a column; renaming it to a close
-    # column (`"stat"` -> `"state"`) would compare a column with itself. A person decides.
+    # column (`"stat"` -> `"state"`) would compare a column with itself. A person decides, unless the
+    # binder accepts a candidate that must be quoted (`"Net Amont"` -> `"Net Amount"`): an identifier.
     text = ctx.read(d.file) or ""
     quoted = not is_yaml and any(text[s - 1:s] == '"' and text[e:e + 1] == '"' for s, e in spans(text))
+
+    def cap_for(name: str, judged: bool) -> float:
+        return 1.0 if not quoted or (judged and _needs_quotes(name)) else MEANING_CHANGE_CAP
+
     return _rename(ctx, d, d.file, d.identifier, spans, "column name misspelled",
-                   cap=MEANING_CHANGE_CAP if quoted else 1.0, new_text=keep_output_name)
+                   new_text=keep_output_name, judge=not is_yaml, cap_for=cap_for)
+
+
+def _needs_quotes(name: str) -> bool:
+    """A column name SQL can only write in double quotes (a space, upper case, punctuation)."""
+    return not re.fullmatch(r"[a-z_][a-z0-9_$]*", name)
 
 
 def _bare_select_item(text: str, start: int, end: int) -> bool:
@@ -96,7 +222,7 @@ def function_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         return []
     name = d.identifier.split(".")[-1]
     return _rename(ctx, d, d.file, name,
-                    lambda t: word_spans(t, name, before=r"(?=\s*\()"), "function name misspelled")
+                    lambda t: word_spans(t, name, before=r"(?=\s*\()"), "function name misspelled", judge=True)
 
 
 # Type names common to SQL engines: the lookup pool when the message offers no (or a poor) suggestion.
@@ -120,7 +246,7 @@ def type_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
     found = spans(text)
     written = text[found[0][0]:found[0][1]] if found else wrong
     return _rename(ctx, d, d.file, wrong, spans, "data type misspelled", SQL_TYPES,
-                    new_text=lambda name, *_: name.upper() if written.isupper() else name.lower())
+                    new_text=lambda name, *_: name.upper() if written.isupper() else name.lower(), judge=True)
 
 
 @rule("dbt.macro_undefined")
