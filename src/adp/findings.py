@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from adp.apply import AppliedFix
 from adp.models import FAILED_STATUSES, Diagnosis, FixProposal
@@ -10,15 +10,12 @@ from adp.session import Outcome
 from adp.workspace import Workspace
 
 NEXT_STEPS = {
-    "needs_review": [
-        "Review the suggested fix below; approve it with `adp fix apply <id>` or reject it with `adp fix reject <id>`.",
-        "If there is no suggestion, the failure needs a decision about intent (data, design or environment).",
-    ],
     "failed": [
         "adp tried what it could; the diagnosis and the rolled-back attempts below show where it stopped.",
         "Fix the file by hand, then run `adp run` again.",
     ],
 }
+NO_SUGGESTION = "No fix was suggested: the failure needs a decision about intent (data, design or environment)."
 
 
 def write_findings(
@@ -51,6 +48,7 @@ def write_findings(
         for fix, reason in rolled_back:
             lines += [f"- `{fix.proposal.rule}` (confidence {fix.proposal.confidence:.2f}): {reason}", "", "```diff", fix.diff.strip(), "```", ""]
     suggestions = [(d, p) for d, p in escalated if p is not None]
+    why = {n["id"]: n["reason"] for n in outcome.not_applied}
     if suggestions:
         lines += ["", "## Suggested fix", ""]
         for d, p in suggestions:
@@ -59,15 +57,29 @@ def write_findings(
                 + (" (needs review: it changes what the data means or needs intent)" if p.needs_review else ""),
                 f"  - {p.rationale}",
             ]
+            if p.id in why:
+                lines += [f"  - not applied: {why[p.id]}"]
             if p.action:
                 lines += [f"  - run action: `{p.action}`"]
             text = diff(p).strip()
             if text:
                 lines += ["", "```diff", text, "```", ""]
-    lines += ["", "## Next steps", ""] + [f"- {s}" for s in NEXT_STEPS.get(outcome.status, [])]
-    if outcome.proposals:
-        lines += [f"- Pending proposal: `{p}`" for p in outcome.proposals]
+    steps = NEXT_STEPS.get(outcome.status, []) + [_step(n) for n in outcome.not_applied]
+    if outcome.status == "needs_review" and not suggestions:
+        steps.append(NO_SUGGESTION)
+    lines += ["", "## Next steps", ""] + [f"- {s}" for s in steps]
     path = ws.log_dir / "findings" / f"{outcome.run_id}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _step(held: dict[str, Any]) -> str:
+    """What a person can do with a proposal the run did not apply (its real id in the commands)."""
+    pid = held["id"]
+    if held["status"] == "pending":
+        return f"Approve proposal `{pid}` with `adp fix apply {pid}`, or reject it with `adp fix reject {pid}` (`{held['path']}`)."
+    if held["status"] == "rejected":
+        return f"You rejected proposal `{pid}`; it is kept (`adp fix list --all`) and `adp fix apply {pid}` still applies it."
+    return (f"Proposal `{pid}` was not applied ({held['reason']}): run `adp run --mode human-in-loop` to be asked "
+            "about it, or make the change by hand.")

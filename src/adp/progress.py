@@ -17,7 +17,8 @@ def say(message: str) -> None:
 
 
 def ask_approval(diag: Diagnosis, p: FixProposal, diff: str) -> bool:
-    """Show a fix (diagnosis, coloured diff, rule and confidence) on stderr and ask `Apply? [y/N]`."""
+    """Show a fix (diagnosis, coloured diff, rule and confidence) on stderr and ask `Apply? [y/N]`; a no
+    keeps it on record as rejected (the library does), so say how to apply it later."""
     click.echo(click.style(f"\n{diag.category}: {diag.summary}", bold=True), err=True)
     if diag.file:
         click.echo(f"  in {diag.file}" + (f" line {diag.line}" if diag.line else ""), err=True)
@@ -27,7 +28,10 @@ def ask_approval(diag: Diagnosis, p: FixProposal, diff: str) -> bool:
     if p.action:
         click.echo(f"  run action: {p.action}", err=True)
     click.echo(f"  rule {p.rule}, confidence {p.confidence:.2f}: {p.rationale}", err=True)
-    return click.confirm("Apply?", default=False, err=True)
+    if click.confirm("Apply?", default=False, err=True):
+        return True
+    click.echo(f"  not applied; kept as rejected proposal {p.id}: `adp fix apply {p.id}` applies it later", err=True)
+    return False
 
 
 class Progress:

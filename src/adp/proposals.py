@@ -1,17 +1,26 @@
-"""Proposals awaiting a person: logs/proposals/<id>.json (+ .diff), listed, applied or rejected later."""
+"""Proposals kept for a person: logs/proposals/<id>.json (+ .diff), listed, applied, rejected or superseded.
+
+A proposal is open (`pending`, or `rejected` at the prompt) until it is applied, rejected with
+`adp fix reject` (final), or superseded: a later run found its node passing or its file changed.
+"""
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from adp.apply import edits_from_json, sha256_file
 from adp.editable import safe_path
 from adp.errors import FixError
-from adp.models import Edit, FixProposal
+from adp.models import OK_STATUSES, Edit, FixProposal
 from adp.project import DbtProject
+
+OPEN = ("pending", "rejected")  # `adp fix apply <id>` still applies these (unless `final`)
+REJECTED = "rejected by the person"
+AWAITING = "awaiting approval"
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,9 @@ class PendingProposal:
     spec: dict[str, Any]  # the run's BuildSpec: `adp fix apply` verifies with the same selection and flags
     diff: str
     diagnosis: dict[str, Any]
-    status: str = "pending"  # pending | applied | rejected
+    status: str = "pending"  # pending | rejected | applied | superseded
+    reason: str | None = None  # why it was not applied (awaiting approval, rejected by the person, why superseded)
+    final: bool = False  # rejected with `adp fix reject`: never applied
 
 
 def proposal_from_dict(data: dict[str, Any]) -> FixProposal:
@@ -56,9 +67,13 @@ def save(log_dir: Path, pending: PendingProposal) -> Path:
 
 
 def load(log_dir: Path, proposal_id: str) -> PendingProposal:
+    """The stored proposal `proposal_id`; an unknown id is a FixError (exit 2) naming the closest one."""
     path = _dir(log_dir) / f"{proposal_id}.json"
     if not path.is_file():
-        raise FixError(f"no proposal {proposal_id} in {_dir(log_dir)} (see `adp fix list`)")
+        known = [p.stem for p in _dir(log_dir).glob("*.json")]
+        close = difflib.get_close_matches(proposal_id, known, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        raise FixError(f"no proposal `{proposal_id}` in {_dir(log_dir)}{hint} (see `adp fix list --all`)")
     data = json.loads(path.read_text(encoding="utf-8"))
     data["proposal"] = proposal_from_dict(data["proposal"])
     return PendingProposal(**data)
@@ -72,11 +87,65 @@ def list_pending(log_dir: Path, include_done: bool = False) -> list[PendingPropo
     return [p for p in items if include_done or p.status == "pending"]
 
 
-def mark(log_dir: Path, proposal_id: str, status: str) -> PendingProposal:
+def mark(log_dir: Path, proposal_id: str, status: str, reason: str | None = None, final: bool = False) -> PendingProposal:
     pending = load(log_dir, proposal_id)
-    updated = PendingProposal(**{**pending.__dict__, "status": status})
+    updated = PendingProposal(**{**pending.__dict__, "status": status, "reason": reason, "final": final})
     save(log_dir, updated)
     return updated
+
+
+def refusal(project: DbtProject, pending: PendingProposal) -> str | None:
+    """Why `adp fix apply` will not apply `pending` (applied, rejected for good, superseded, stale), or None."""
+    pid = pending.proposal.id
+    if pending.final:
+        return f"proposal {pid} was rejected with `adp fix reject`; it is never applied"
+    if pending.status == "superseded":
+        return f"proposal {pid} was superseded: {pending.reason}; run `adp run` to diagnose it again"
+    if pending.status not in OPEN:
+        return f"proposal {pid} was already {pending.status}" + (f" ({pending.reason})" if pending.reason else "")
+    changed = changed_files(project, pending.proposal)
+    if changed:
+        return (f"proposal {pid} is stale: `{changed[0]}` changed since run {pending.run_id} proposed it "
+                "(fixed by hand or by a later run); nothing was written. Run `adp run` to diagnose it again")
+    return None
+
+
+def changed_files(project: DbtProject, proposal: FixProposal) -> list[str]:
+    """The proposal's files whose sha256 is no longer the one it was made against."""
+    return [rel for rel, sha in sorted(proposal.file_sha256.items())
+            if not (path := safe_path(project, rel)).is_file() or sha256_file(path) != sha]
+
+
+def supersede(log_dir: Path, project: DbtProject, run_id: str, nodes: list[dict[str, Any]],
+              keep: set[str]) -> list[PendingProposal]:
+    """Mark superseded every open proposal of `project` (but those in `keep`) whose node passed in run
+    `run_id` (`nodes`: the run's last invocation) or whose file changed since it was made."""
+    passed = {n["unique_id"] for n in nodes if n["status"] in OK_STATUSES}
+    done = []
+    for p in _readable(log_dir):
+        if p.status not in OPEN or p.final or p.proposal.id in keep or p.project_dir != str(project.project_dir):
+            continue
+        try:
+            changed = changed_files(project, p.proposal)
+        except FixError:  # a path no fix may write now: `adp fix apply` refuses it with the reason
+            continue
+        if changed:
+            why = f"run {run_id} found `{changed[0]}` changed since it was proposed"
+        elif p.proposal.node in passed:
+            why = f"`{p.proposal.node}` passed in run {run_id}"
+        else:
+            continue
+        done.append(mark(log_dir, p.proposal.id, "superseded", why))
+    return done
+
+
+def _readable(log_dir: Path) -> Iterator[PendingProposal]:
+    """Every stored proposal that loads; one damaged record must not end a run (`adp fix list` shows it)."""
+    for path in sorted(_dir(log_dir).glob("*.json")):
+        try:
+            yield load(log_dir, path.stem)
+        except (FixError, OSError, ValueError, TypeError, KeyError):
+            continue
 
 
 def proposal_from_file(project: DbtProject, path: str | Path) -> FixProposal:

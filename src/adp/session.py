@@ -76,6 +76,7 @@ class Outcome:
     log_path: str = ""
     findings_path: str | None = None
     proposals: list[str] = field(default_factory=list)
+    not_applied: list[dict[str, Any]] = field(default_factory=list)  # proposals left to a person, with why
     backups_dir: str | None = None
     ingested: list[dict[str, Any]] = field(default_factory=list)
     validation: list[dict[str, Any]] = field(default_factory=list)

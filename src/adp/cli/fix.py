@@ -11,9 +11,8 @@ import click
 from adp.apply import rollback_run
 from adp.cli.options import handle_errors, open_workspace, print_json, workspace_options
 from adp.cli.run import print_outcome
-from adp.errors import FixError, UsageError
 from adp.lock import WriterLock
-from adp.pipeline import apply_approved
+from adp.pipeline import apply_approved, apply_pending
 from adp.progress import Progress, say
 from adp.proposals import list_pending, load, mark, proposal_from_file
 from adp.runlog import RunLog
@@ -28,13 +27,16 @@ def fix() -> None:
 
 @fix.command("list")
 @click.option("--log-dir", default=None, help="adp log directory (default: ./logs).")
-@click.option("--all", "show_all", is_flag=True, help="Include applied and rejected proposals.")
+@click.option("--all", "show_all", is_flag=True, help="Include rejected, applied and superseded proposals.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def fix_list(log_dir, show_all, as_json) -> None:
-    """Show proposals awaiting approval.
+    """Show proposals awaiting approval (with --all: every proposal on record and its status).
 
-    Example: adp fix list
+    A proposal you answered no to at the prompt is `rejected` and can still be applied with
+    `adp fix apply <id>`; one a later run made moot (its node passed or its file changed) is `superseded`.
+
+    Example: adp fix list --all
     """
     items = list_pending(Path(log_dir or "logs"), include_done=show_all)
     if as_json:
@@ -44,7 +46,9 @@ def fix_list(log_dir, show_all, as_json) -> None:
         click.echo("No proposals awaiting approval.")
     for p in items:
         q = p.proposal
-        click.echo(f"{q.id}  {p.status:<8} {q.rule:<28} confidence {q.confidence:.2f}  run {p.run_id}")
+        click.echo(f"{q.id}  {p.status:<10} {q.rule:<28} confidence {q.confidence:.2f}  run {p.run_id}")
+        if p.reason:
+            click.echo(f"    {p.reason}")
         click.echo(f"    {q.rationale}")
         click.echo("    " + p.diff.strip().replace("\n", "\n    "))
 
@@ -59,9 +63,12 @@ def fix_list(log_dir, show_all, as_json) -> None:
 def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
     """Apply a proposal with a backup, verify it by re-running the affected nodes, roll back if it fails.
 
-    Every proposal passes the same guards as the rule engine's, judged on the parsed project before and
-    after it. Exit: 0 green, 1 rolled back or still failing, 2 malformed, stale or refused proposal
-    (the reason on stderr and in --json), 3 needs a person.
+    PROPOSAL_ID is a stored proposal (`adp fix list --all`): pending, or rejected at the prompt. Every
+    proposal passes the same guards as the rule engine's, judged on the parsed project before and after it.
+    A proposal whose file changed since it was made (fixed by hand, or by a later run), one already applied,
+    superseded by a later run, or rejected with `adp fix reject` is refused before anything is written.
+    Exit: 0 green, 1 rolled back or still failing, 2 unknown id, malformed, stale, superseded or refused
+    proposal (the reason on stderr and in --json), 3 needs a person.
 
     Example: adp fix apply 3f2a9c1e   |   adp fix apply --file proposal.json
     """
@@ -70,17 +77,12 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
     explicit = {k: kw[k] for k in ("project_dir", "profiles_dir", "target")}
     if proposal_id:
         pending = load(_log_dir(kw), proposal_id)
-        if pending.status != "pending":
-            raise FixError(f"proposal {proposal_id} was {pending.status}; it will not be applied")
         kw.update(
             project_dir=explicit["project_dir"] or pending.project_dir,
             profiles_dir=explicit["profiles_dir"] or pending.profiles_dir,
             target=explicit["target"] or pending.target,
         )
-        ws = open_workspace(kw)
-        outcome = apply_approved(ws, pending.proposal, pending.run_id, "human", mode, Progress(), notify=say)
-        if outcome.status != "refused":
-            mark(ws.log_dir, proposal_id, "applied")
+        outcome = apply_pending(open_workspace(kw), pending, mode, Progress(), notify=say)
     else:
         ws = open_workspace(kw)
         runs = read_history(ws.log_dir)
@@ -91,7 +93,7 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
         outcome = apply_approved(ws, proposal, runs[-1].run_id, by, mode, Progress(), notify=say)
     if as_json:
         print_json(outcome.to_dict())
-    else:
+    elif outcome.status != "refused":  # a refusal ran nothing: no build to show, only the reason below
         print_outcome(outcome)
     if outcome.status == "refused":
         click.echo(f"Error: {outcome.error}", err=True)
@@ -108,11 +110,14 @@ def _log_dir(kw: dict[str, Any]) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @handle_errors
 def fix_reject(proposal_id, log_dir, as_json) -> None:
-    """Reject a proposal: it is kept for the record and never applied.
+    """Reject a proposal for good: it is kept for the record and never applied.
+
+    (Answering no at the `Apply?` prompt also records it as rejected, but `adp fix apply <id>` still
+    applies that one.) Exit: 0 rejected, 2 unknown id.
 
     Example: adp fix reject 3f2a9c1e
     """
-    pending = mark(Path(log_dir or "logs").resolve(), proposal_id, "rejected")
+    pending = mark(Path(log_dir or "logs").resolve(), proposal_id, "rejected", "rejected with `adp fix reject`", final=True)
     RunLog(Path(log_dir or "logs").resolve(), pending.run_id).emit("fix_rejected", proposal_id=proposal_id, by="human")
     if as_json:
         print_json({"proposal_id": proposal_id, "status": "rejected"})

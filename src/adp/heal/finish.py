@@ -30,6 +30,7 @@ def finish(session: Session, ledger: Ledger, result: RunResult, attempts: int, s
         error=result.error,
         log_path=str(session.log.path),
         proposals=ledger.proposals,
+        not_applied=[n.to_dict() for n in ledger.not_applied],
     )
     backups = ws.log_dir / "backups" / session.run_id
     if status == "healed" and not ws.config.autonomous.create_backups:

@@ -1,5 +1,7 @@
 """What to apply, per mode: the autonomous confidence threshold, the headless agent as a fallback, a person's
-approval in human-in-loop mode (asked through the caller's `approve`, else saved as a proposal for later)."""
+approval in human-in-loop mode (asked through the caller's `approve`, else saved as a proposal for later).
+Every proposal left to a person is noted with why it was not applied; in human-in-loop mode it is kept on
+record (pending, or rejected at the prompt) so `adp fix apply <id>` can still apply it."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -7,9 +9,9 @@ from typing import Callable
 
 from adp.artifacts import Manifest
 from adp.fixes import propose
-from adp.heal.records import Ledger, Plan, proposal_diff, proposal_fields
+from adp.heal.records import Ledger, NotApplied, Plan, proposal_diff, proposal_fields
 from adp.models import Diagnosis, FixProposal, RunResult
-from adp.proposals import PendingProposal, save
+from adp.proposals import AWAITING, REJECTED, PendingProposal, save
 from adp.session import Session
 
 # A person's yes or no on one fix, shown its diagnosis, proposal and diff; None = nobody to ask.
@@ -50,21 +52,23 @@ class Policy:
             agent = self._agent_proposal(diag, result)
             if agent is not None:
                 return diag, agent, "agent"
-            self.ledger.escalated.append((diag, candidates[0] if candidates else None))
+            best = candidates[0] if candidates else None
+            self.ledger.escalated.append((diag, best))
+            if best is not None:
+                why = "needs review" if best.needs_review else f"below threshold {threshold:g}"
+                self.ledger.not_applied.append(NotApplied(best, why))
             plan.stop = True
             return None
         best = candidates[0] if candidates else self._agent_proposal(diag, result)
         if best is None:
             self.ledger.escalated.append((diag, None))
-            plan.stop = True
-            return None
-        if self.approve is not None and self.approve(diag, best, self.diff(best)):
+        elif self.approve is None:
+            self._keep(diag, best, "pending", AWAITING)
+        elif self.approve(diag, best, self.diff(best)):
             return diag, best, "human"
-        if self.approve is None:
-            self._save_for_later(diag, best)
         else:
             self.s.log.emit("fix_rejected", proposal_id=best.id, rule=best.rule, by="human")
-            self.ledger.escalated.append((diag, best))
+            self._keep(diag, best, "rejected", REJECTED)
         plan.stop = True
         return None
 
@@ -83,7 +87,8 @@ class Policy:
         self.s.log.emit("fix_proposed", **proposal_fields(proposal), diff=self.diff(proposal))
         return proposal
 
-    def _save_for_later(self, diag: Diagnosis, p: FixProposal) -> None:
+    def _keep(self, diag: Diagnosis, p: FixProposal, status: str, reason: str) -> None:
+        """Keep `p` on record with `status` (pending: awaiting approval; rejected: the person said no)."""
         project = self.s.ws.project
         pending = PendingProposal(
             proposal=p,
@@ -94,8 +99,13 @@ class Policy:
             spec=asdict(self.s.spec),
             diff=self.diff(p),
             diagnosis=diag.to_dict(),
+            status=status,
+            reason=reason,
         )
         path = save(self.s.ws.log_dir, pending)
-        self.ledger.proposals.append(str(path))
+        if status == "pending":
+            self.ledger.proposals.append(str(path))
         self.ledger.escalated.append((diag, p))
-        self.s.log.emit("proposal_saved", proposal_id=p.id, path=str(path), confidence=p.confidence, rule=p.rule)
+        self.ledger.not_applied.append(NotApplied(p, reason, status, str(path)))
+        self.s.log.emit("proposal_saved", proposal_id=p.id, path=str(path), confidence=p.confidence, rule=p.rule,
+                        status=status)

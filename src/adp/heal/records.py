@@ -1,4 +1,5 @@
-"""The loop's typed records: each fix tried (the outcome's `fixes[]`), what a run did, the node states."""
+"""The loop's typed records: each fix tried (the outcome's `fixes[]`), each proposal left to a person (its
+`not_applied[]`), what a run did, the node states."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,6 +33,21 @@ class FixRecord:
 
 
 @dataclass
+class NotApplied:
+    """A proposal the run made and left to a person; `to_dict()` is the outcome's `not_applied[]` item."""
+
+    proposal: FixProposal
+    reason: str  # below threshold 0.8 | needs review | awaiting approval | rejected by the person
+    status: str | None = None  # its record's status (pending | rejected); None when not kept on record
+    path: str | None = None  # logs/proposals/<id>.json when kept: `adp fix apply <id>` applies it
+
+    def to_dict(self) -> dict[str, Any]:
+        fields = proposal_fields(self.proposal)
+        keys = ("id", "rule", "confidence", "node", "file", "needs_review")
+        return {**{k: fields[k] for k in keys}, "reason": self.reason, "status": self.status, "path": self.path}
+
+
+@dataclass
 class Ledger:
     """What one run did so far: every fix tried, kept or rolled back, every cause left to a person."""
 
@@ -39,7 +55,8 @@ class Ledger:
     fixes: list[FixRecord] = field(default_factory=list)
     diagnoses: list[Diagnosis] = field(default_factory=list)  # every root failure seen, without repeats
     escalated: list[tuple[Diagnosis, FixProposal | None]] = field(default_factory=list)  # with the best suggestion
-    proposals: list[str] = field(default_factory=list)  # paths of proposals saved for a person
+    proposals: list[str] = field(default_factory=list)  # paths of proposals saved for a person's approval
+    not_applied: list[NotApplied] = field(default_factory=list)  # every proposal left to a person, with why
     kept: list[AppliedFix] = field(default_factory=list)
     rolled_back: list[tuple[AppliedFix, str]] = field(default_factory=list)  # with the reason
 
