@@ -43,7 +43,7 @@ def diagnose(
     `manifest` lets a caller share one parse of target/manifest.json with its other steps; `tracer`
     receives the name of the rule that answered each failure and its diagnosis (before merging).
     """
-    ctx = Context(result, project, manifest)
+    ctx = Context(result, project, manifest, log.log_dir if log is not None else None)
     merged: dict[tuple, Diagnosis] = {}
     for failure in failures(result):
         name, diagnosis = recognise(ctx, failure)

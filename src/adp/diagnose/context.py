@@ -6,6 +6,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Iterator
 
 from adp.artifacts import Manifest
@@ -63,9 +64,11 @@ class Location:
 class Context:
     """Read-only view of one run and its project; every lookup is cached and tolerant of missing files."""
 
-    def __init__(self, result: RunResult, project: DbtProject, manifest: Manifest | None = None):
+    def __init__(self, result: RunResult, project: DbtProject, manifest: Manifest | None = None,
+                 log_dir: Path | None = None):
         self.result = result
         self.project = project
+        self.log_dir = log_dir  # adp's log dir (its history.duckdb): causes across runs; None without one
         self.manifest = manifest or Manifest(project.target_dir)
         self.warehouse = for_project(project)
         self._facts: dict[str, SqlFact | None] = {}

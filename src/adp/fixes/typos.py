@@ -251,8 +251,11 @@ def type_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
 
 @rule("dbt.macro_undefined")
 def macro_typo(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
-    """`{{ safe_divde(...) }}` -> `{{ safe_divide(...) }}`: a call to a macro nothing defines, among the project's macros."""
-    if not d.identifier:
+    """`{{ safe_divde(...) }}` -> `{{ safe_divide(...) }}`: a call to a macro nothing defines, among the project's macros.
+
+    A namespaced call (`pkg.macro`) is `dbt_names.package_macro_typo`'s: its candidates are that package's macros.
+    """
+    if not d.identifier or "." in d.identifier:
         return []
     pool = [m for m in ctx.macro_names() if not m.startswith(("test_", "materialization_"))]
     return _rename(ctx, d, d.file, d.identifier,

@@ -44,11 +44,6 @@ def node_id(f: Failure) -> str | None:
     return f.node.unique_id if f.node else None
 
 
-def log_dir(ctx: Context) -> Path | None:
-    """adp's log directory (its history.duckdb), when the caller of diagnose() gave one; else None."""
-    return getattr(ctx, "log_dir", None)  # not a Context field yet: see history-aware rules in warehouse.py
-
-
 def grep_project(ctx: Context, pattern: str, exts: tuple[str, ...] = (".sql", ".yml", ".yaml")) -> Location | None:
     """First project file (dbt_packages, target and logs excluded) with a line matching `pattern`."""
     root = ctx.project.project_dir

@@ -6,7 +6,7 @@ import re
 from adp.diagnose import sql_columns
 from adp.diagnose.context import Context, Failure, Location
 from adp.diagnose.locate import find_line, find_pattern, find_text, find_yaml_key
-from adp.diagnose.rules._base import lines_with, log_dir, node_id, rule
+from adp.diagnose.rules._base import lines_with, node_id, rule
 from adp.models import Candidate, Diagnosis
 from adp.warehouses import facts as F
 from adp.warehouses.facts import SqlFact
@@ -98,7 +98,7 @@ def column_not_found(ctx: Context, f: Failure, fact: SqlFact) -> Diagnosis | Non
 
 def _lost_since_good_run(ctx: Context, owner: str | None, name: str) -> tuple[str, str, dict] | None:
     """The parent that had `name` at the last good run (adp's history) and has it no more, and what changed."""
-    history = log_dir(ctx)
+    history = ctx.log_dir
     if history is None or not owner:
         return None
     from adp.history_db import last_good_columns  # imports duckdb: only when there is a history to read
