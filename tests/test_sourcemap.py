@@ -153,6 +153,9 @@ def test_a_macro_call_maps_into_the_macro_and_its_arguments_to_the_call(manifest
     assert (argument.file, argument.line, argument.macro) == ("models/report.sql", 3, "macro.p.money")
     assert argument.tag == "{{ money('amount') }}"
     assert m.origin_of_line(m.compiled[:m.compiled.index("round")].count("\n") + 1).file == "macros/money.sql"
+    source = manifest[1]("models/report.sql")
+    argument_edit = SourceEdit("models/report.sql", source.index("amount"), source.index("amount") + 6, "cents")
+    assert "round(cents / 100.0, 2) as dollars" in m.apply([argument_edit])  # what the macro printed of it
 
 
 def test_a_diagnosis_at_the_engines_compiled_line_names_the_source_line(tmp_path):

@@ -335,22 +335,27 @@ class SourceMap:
     def changes(self, start: int, end: int, new: str) -> list[tuple[int, int, str]] | None:
         """The compiled replacements one source edit makes; None when it changes Jinja this map cannot follow.
 
-        A literal's edit changes every copy. A string in a `{% for x in [...] %}` list changes each output of
-        `{{ x }}` that printed it.
+        A literal's edit changes every copy. An edit in a string of a tag changes what the tag printed of it:
+        in a `{% for x in [...] %}` list, each output of `{{ x }}` that is the string; in a call's argument
+        (`{{ state_counts('l.loan_stat') }}`), each place the call's output repeats the string.
         """
         tag = self.tag_at(start, end)
         if tag is None:
             return [(s, e, new) for s, e in self.copies(start, end)]
         text = self.source[tag.start:tag.end]
-        loop = re.match(r"\{%-?\s*for\s+(\w+)\s+in\b", text)
         strings = [m for m in re.finditer(r"""(['"])(.*?)\1""", text)
                    if tag.start + m.start(2) <= start and end <= tag.start + m.end(2)]
-        if not (loop and strings):
+        loop = re.match(r"\{%[-+]?\s*for\s+(\w+)\s+in\b", text)
+        if not strings or not (loop or tag.call):
             return None
         old, at = strings[0].group(2), tag.start + strings[0].start(2)
         value = old[:start - at] + new + old[end - at:]
-        return [(p.start, p.end, value) for p in self.pieces if p.segment.kind == EXPRESSION
-                and not p.segment.call and p.segment.name == loop.group(1) and self.compiled[p.start:p.end] == old]
+        if loop:
+            return [(p.start, p.end, value) for p in self.pieces if p.segment.kind == EXPRESSION
+                    and not p.segment.call and p.segment.name == loop.group(1) and self.compiled[p.start:p.end] == old]
+        printed = re.compile(rf"(?<![\w.]){re.escape(old)}(?![\w])")
+        return [(m.start(), m.end(), value) for p in self.pieces if p.segment == tag
+                for m in printed.finditer(self.compiled, p.start, p.end)]
 
     def apply(self, edits: list[tuple[int, int, str]]) -> str | None:
         """The compiled text with each source edit made in every copy (`changes`); None when one cannot be followed."""
