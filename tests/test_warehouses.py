@@ -87,6 +87,27 @@ def test_duckdb_locks_next_to_its_file(tmp_path):
     assert for_project(project).lock_path(project) == (tmp_path / "w.duckdb.adp.lock").resolve()
 
 
+def test_duckdb_binds_without_running_and_reads_relative_paths_from_the_project(tmp_path, monkeypatch):
+    import duckdb
+
+    project = _project(tmp_path, "duckdb")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema s; create table s.t as select 1 as id, 'x' as name")
+    before = (tmp_path / "w.duckdb").stat().st_mtime_ns
+    monkeypatch.chdir(tmp_path.parent)  # adp's working directory is not the project's
+    ok, typo, grouped, from_file = for_project(project).bind(project, [
+        'select id, name from "w"."s"."t"', 'select nmae from "w"."s"."t"',
+        'select name, count(*) from "w"."s"."t";', "select a from read_csv('data/x.csv')",
+    ])
+    assert ok.ok and ok.columns == ("id", "name") and ok.error is None
+    assert not typo.ok and 'Candidate bindings: "name"' in typo.error
+    assert not grouped.ok and "GROUP BY" in grouped.error
+    assert from_file.ok, from_file.error
+    assert (tmp_path / "w.duckdb").stat().st_mtime_ns == before
+
+
 def _probes(path: Path) -> list[str]:
     """getattr/hasattr calls whose object is a warehouse: `for_project(...)`, or a name/attribute `*warehouse*`."""
     hits = []

@@ -77,7 +77,8 @@ class DuckDB(Warehouse):
             return None
 
     def bind(self, project: DbtProject, sqls: list[str]) -> list[Bound] | None:
-        """`DESCRIBE <query>` on one read-only connection to the file; None when it cannot be opened."""
+        """`DESCRIBE <query>` on one read-only connection to the file, relative paths read from the project dir;
+        None when the file cannot be opened."""
         import duckdb
 
         db = database_path(project)
@@ -88,6 +89,8 @@ class DuckDB(Warehouse):
         except duckdb.Error:
             return None
         try:
+            # a source read with a relative path (`read_csv('data/x.csv')`) resolves from the project, as in dbt's run
+            con.execute("set file_search_path = ?", [str(project.project_dir)])
             return [queries.describe_query(con, sql) for sql in sqls]
         finally:
             con.close()
