@@ -161,7 +161,7 @@ def ambiguous_column(ctx: Context, f: Failure, fact: SqlFact) -> Diagnosis | Non
     """
     uid = node_id(f)
     name = fact.name or ""
-    loc = ctx.locate(uid, None, rf"(?<![\w.]){re.escape(name)}(?![\w.])")
+    loc = _ambiguous_use(ctx, uid, name, fact.hints) or ctx.locate(uid, None, rf"(?<![\w.]){re.escape(name)}(?![\w.])")
     owner = loc.owner or uid
     order = list(sql_columns.from_relations(ctx.code(owner)))
     # Qualify with the relation that comes first in FROM (the preserved side of a left join).
@@ -171,6 +171,23 @@ def ambiguous_column(ctx: Context, f: Failure, fact: SqlFact) -> Diagnosis | Non
         location=loc, identifier=name, candidates=[Candidate(c, round(1.0 - 0.1 * i, 2), "message") for i, c in enumerate(choices)],
         evidence=fact.evidence, details={"choices": choices},
     )
+
+
+def _ambiguous_use(ctx: Context, uid: str | None, name: str, hints: tuple[str, ...]) -> Location | None:
+    """The source of the first bare `name` in a SELECT of the compiled SQL that joins every relation the
+    engine offered (`revenue.x`, `tenure.x`): a same-named column in a one-relation CTE is no ambiguity."""
+    cmap = ctx.compiled_map(uid) if uid else None
+    qualifiers = {h.rsplit(".", 1)[0].lower() for h in hints if "." in h}
+    if cmap is None or len(qualifiers) < 2:
+        return None
+    for select in sql_columns.selects(cmap.compiled, ctx.warehouse.name):
+        if qualifiers <= {r.alias.lower() for r in select.relations}:
+            for ref in select.unqualified(name):
+                origin = cmap.origin(ref.start)
+                if origin.line is not None:
+                    line = cmap.compiled.count("\n", 0, ref.start) + 1
+                    return Location(origin.file, origin.line, origin.node, line, origin.macro)
+    return None
 
 
 @rule(facts=(F.GROUP_BY,))
