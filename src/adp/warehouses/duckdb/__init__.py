@@ -39,15 +39,9 @@ class DuckDB(Warehouse):
         """From the file, read-only: None when it is absent, locked by another process, or has no such relation."""
         import duckdb
 
-        db = database_path(project)
-        if db is None or not db.is_file():
-            return None
         parts = [p.strip('"') for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', relation)]
-        if not parts:
-            return None
-        try:
-            con = duckdb.connect(str(db), read_only=True)
-        except duckdb.Error:
+        con = queries.read_only_or_none(project) if parts else None
+        if con is None:
             return None
         try:
             where = " and ".join(
@@ -79,14 +73,8 @@ class DuckDB(Warehouse):
     def bind(self, project: DbtProject, sqls: list[str]) -> list[Bound] | None:
         """`DESCRIBE <query>` on one read-only connection to the file, relative paths read from the project dir;
         None when the file cannot be opened."""
-        import duckdb
-
-        db = database_path(project)
-        if db is None or not db.is_file():
-            return None
-        try:
-            con = duckdb.connect(str(db), read_only=True)
-        except duckdb.Error:
+        con = queries.read_only_or_none(project)
+        if con is None:
             return None
         try:
             # a source read with a relative path (`read_csv('data/x.csv')`) resolves from the project, as in dbt's run

@@ -54,6 +54,19 @@ def read_only(db: Path) -> duckdb.DuckDBPyConnection:
         raise AdpError(f"cannot read the warehouse `{db}` (is another process writing it?): {exc}") from exc
 
 
+def read_only_or_none(project: DbtProject) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection to the project's warehouse file; None when there is none or it cannot be opened."""
+    import duckdb
+
+    db = database_path(project)
+    if db is None or not db.is_file():
+        return None
+    try:
+        return duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return None
+
+
 def describe_query(con: duckdb.DuckDBPyConnection, sql: str) -> Bound:
     """Bind `sql` (a SELECT, as dbt compiled it) with DuckDB's binder: `DESCRIBE` plans it, runs nothing."""
     import duckdb
