@@ -192,3 +192,41 @@ def test_a_metastore_held_by_another_spark_is_retried_until_it_is_free(built_spa
     events = [json.loads(line) for line in (tmp_path / "logs/pipeline_runs.log").read_text().splitlines()]
     assert sum(e["event"] == "retry" for e in events) == 1
     assert [e["engine"] for e in events if e["event"] == "dbt_finished"] == [engine, engine]
+
+
+# The binder behind the warehouse interface on Spark: `DESCRIBE QUERY` on the session open in the process
+# (another process than the test worker, which keeps no JVM), against the tables dbt-spark built.
+SPARK_BIND = """
+import json, sys
+from pathlib import Path
+from pyspark.sql import SparkSession
+from adp.project import DbtProject
+from adp.warehouses import for_project
+project = DbtProject.open(Path.cwd(), Path.cwd(), "spark")
+warehouse = for_project(project)
+skipped = warehouse.bind(project, ["select 1"])  # no session in this process yet: the judge is skipped
+builder = SparkSession.builder.enableHiveSupport()
+for key, value in json.loads(sys.argv[1]).items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+bound = warehouse.bind(project, ["select customer_id, first_name from shop.stg_customers",
+                                 "select frist_name from shop.stg_customers",
+                                 "select customer_id, count(*) from shop.stg_customers"])
+print(json.dumps({"skipped": skipped, "bound": [[b.ok, list(b.columns), b.error] for b in bound]}))
+spark.stop()
+"""
+
+
+def test_the_spark_binder_judges_without_running(built_spark_shop, tmp_path):
+    project = tmp_path / "spark_shop"
+    shutil.copytree(built_spark_shop, project)
+    profile = yaml.safe_load((project / "profiles.yml").read_text())["spark_shop"]["outputs"]["spark"]
+    proc = subprocess.run([sys.executable, "-c", SPARK_BIND, json.dumps(profile["server_side_parameters"])],
+                          cwd=project, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["skipped"] is None
+    (ok, columns, error), (typo_ok, _, typo), (grouped_ok, _, grouped) = out["bound"]
+    assert ok and columns == ["customer_id", "first_name"] and error is None
+    assert not typo_ok and "frist_name" in typo and "UNRESOLVED_COLUMN" in typo
+    assert not grouped_ok and ("MISSING_AGGREGATION" in grouped or "GROUP BY" in grouped)
