@@ -114,21 +114,22 @@ def _judge(ctx: FixContext, cmap: CompiledMap | None, wrong: str, edits: dict[st
         return _Verdict(None, "binder skipped: the warehouse cannot judge now")
     if (_failed_name(ctx, bound[0]) or "").lower() != wrong.lower():
         return _Verdict(None, f"binder skipped: the compiled SQL does not fail on `{wrong}` when it binds here")
-    binds = {name: _passes(ctx, b, wrong, cmap.compiled) for name, b in zip(sqls, bound[1:])}
+    binds = {name: _passes(ctx, b, (wrong, name), cmap.compiled) for name, b in zip(sqls, bound[1:])}
     log.info("binder judged %d candidate(s) for `%s`: %.1f ms per query", len(sqls), wrong, each)
     return _Verdict(binds, f"binder: {sum(binds.values())} of {len(binds)} candidates bind, {each:.1f} ms each")
 
 
-def _passes(ctx: FixContext, bound: Bound, wrong: str, compiled: str) -> bool:
+def _passes(ctx: FixContext, bound: Bound, names: tuple[str, str], compiled: str) -> bool:
     """The query binds, or fails on another name the compiled SQL already had (another fault of the node).
 
-    A name the edit wrote (the candidate, or a loop's other copy of it) that fails is the candidate's fault.
+    `names` are the wrong name and the candidate. A name the edit wrote (the candidate, even where the
+    compiled SQL has it elsewhere, or a loop's other copy of it) that fails is the candidate's fault.
     """
     if bound.ok:
         return True
     name = _failed_name(ctx, bound) or ""
     written = re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", compiled, re.I) if name else None
-    return bool(written) and name.lower() != wrong.lower()
+    return bool(written) and name.lower() not in {n.rsplit(".", 1)[-1].lower() for n in names}
 
 
 def _failed_name(ctx: FixContext, bound: Bound) -> str | None:
