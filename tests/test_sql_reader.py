@@ -85,6 +85,12 @@ def test_ungrouped_items_and_columns():
     ("select a, b, c, count(*) from t group by 1, 3", "positions", "select a, b, c, count(*) from t group by 1, 2, 3"),
     ("select a, b, c, count(*) from t group by 2, 1 -- k", "positions", "select a, b, c, count(*) from t group by 2, 1, 3 -- k"),
     ("select a, lower(b), count(*) from t group by a", "names", "select a, lower(b), count(*) from t group by a, lower(b)"),
+    # a named GROUP BY takes a missing item where the select list has it, the layout between items kept
+    ("select c.id, c.name, count(*), min(c.day) from c group by c.id,\n    c.day", "names",
+     "select c.id, c.name, count(*), min(c.day) from c group by c.id, c.name,\n    c.day"),
+    ("select b, a, count(*) from t group by a", "names", "select b, a, count(*) from t group by b, a"),
+    ("select lower(a) as la, b, c, count(*) from t group by lower(a), c", "names",
+     "select lower(a) as la, b, c, count(*) from t group by lower(a), b, c"),
     ("select a, b, count(*)\nfrom t\norder by 1", "positions", "select a, b, count(*)\nfrom t\ngroup by 1, 2\norder by 1"),
     ("with x as (\n    select a, count(*)\n    from t\n)\nselect * from x", "all", "with x as (\n    select a, count(*)\n    from t\n    group by all\n)\nselect * from x"),
 ])

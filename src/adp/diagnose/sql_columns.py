@@ -81,6 +81,7 @@ class GroupBy:
     names: tuple[str, ...]  # the other items, as sqlglot writes them back
     start: int  # offset of the first item (-1: not found)
     end: int  # offset just after the last item, where more items are appended (-1: not found)
+    spans: tuple[tuple[int, int], ...] = ()  # [start, end) of each item as written, in order
 
     @property
     def style(self) -> str:
@@ -140,6 +141,8 @@ class Select:
         g = self.group
         if g is not None and g.style == "positions" and list(g.positions) == sorted(g.positions) and all(i.isdigit() for i in items):
             return (g.start, g.end, ", ".join(map(str, sorted({*g.positions, *map(int, items)}))))  # `1, 3` -> `1, 2, 3`
+        if g is not None and g.spans:
+            return (g.start, g.end, self._merged(sql, items))
         if g is not None:
             return (g.end, g.end, ", " + ", ".join(items))
         clause, at = f"{'GROUP BY' if self.upper else 'group by'} {', '.join(items)}", self.clause_at
@@ -148,6 +151,33 @@ class Select:
             return (at, at, f"{clause}\n{before}" if not before.strip() else clause + " ")
         select_line = sql[sql.rfind("\n", 0, self.start) + 1:self.start]
         return (at, at, f"\n{'' if select_line.strip() else select_line}{clause}")
+
+    def _merged(self, sql: str, items: list[str]) -> str:
+        """The GROUP BY text with each of `items` put where the select list has it: after the grouped item that
+        precedes it there (before the first one when none does), the text between items kept as written."""
+        g = self.group
+        assert g is not None
+
+        def position(text: str) -> int | None:
+            key = text.replace('"', "").lower()
+            return next((k for k, i in enumerate(self.items, 1)
+                         if key in {(sql[i.span[0]:i.span[1]] if i.span else i.expr).replace('"', "").lower(),
+                                    (i.name or "").lower()} | {sql[r.start:r.end].replace('"', "").lower() for r in i.columns}), None)
+        grouped = [position(sql[a:b]) for a, b in g.spans]
+        after: dict[int, list[str]] = {}  # index into g.spans -> items after it (-1: before the first)
+        for text in items:
+            k = position(text)
+            known = [(pos, j) for j, pos in enumerate(grouped) if pos is not None]
+            if k is None or not known:
+                j = len(g.spans) - 1
+            else:
+                j = max(((pos, j) for pos, j in known if pos < k), default=(0, -1))[1]
+            after.setdefault(j, []).append(text)
+        out = "".join(t + ", " for t in after.get(-1, []))
+        for j, (a, b) in enumerate(g.spans):
+            out += sql[a:b] + "".join(", " + t for t in after.get(j, []))
+            out += sql[b:g.spans[j + 1][0]] if j + 1 < len(g.spans) else ""
+        return out
 
 
 @functools.lru_cache(maxsize=128)
@@ -278,7 +308,19 @@ def _group(node: exp.Select, tokens: list[Token], i: int, dialect: str) -> Group
     items = group.expressions
     positions = tuple(int(e.this) for e in items if isinstance(e, exp.Literal) and e.is_int)
     names = tuple(_text(e, dialect) for e in items if not (isinstance(e, exp.Literal) and e.is_int))
-    return GroupBy(bool(group.args.get("all")), positions, names, start, end)
+    return GroupBy(bool(group.args.get("all")), positions, names, start, end, _item_spans(tokens, at + 1) if found else ())
+
+
+def _item_spans(tokens: list[Token], i: int) -> tuple[tuple[int, int], ...]:
+    """[start, end) of each comma-separated item of the list that starts at token `i`."""
+    stop, spans, first, depth = _stop(tokens, i, _AFTER_GROUP | _SCOPE_END), [], i, 0
+    for k in range(i, stop + 1):
+        kind = tokens[k].token_type if k < stop else TokenType.COMMA
+        if depth == 0 and kind == TokenType.COMMA and k > first:
+            spans.append((tokens[first].start, tokens[k - 1].end + 1))
+            first = k + 1
+        depth += (kind == TokenType.L_PAREN) - (kind == TokenType.R_PAREN)
+    return tuple(spans)
 
 
 def _select_token(node: exp.Expression, tokens: list[Token]) -> int | None:
