@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -169,7 +170,9 @@ def test_subagents_get_their_skills_and_only_their_own_commands(tmp_path):
     ws = make_workspace(tmp_path, None)
     calls = {"own": tool("Bash", command="python3 scripts/run_pipeline.py --help", description="its own script"),
              "other": tool("Bash", command="python3 scripts/diagnose.py --help", description="allowed by settings only"),
-             "chained": tool("Bash", command="python3 scripts/run_pipeline.py --help; ls", description="compound")}
+             "chained": tool("Bash", command="python3 scripts/run_pipeline.py --help; ls", description="compound"),
+             # its own command, but the workspace is human-in-loop: settings.json's hook asks, in a subagent too
+             "apply": tool("Bash", command="python3 scripts/apply_fix.py apply 3f2a9c1e", description="gated")}
     turns = [[tool("Agent", subagent_type="pipeline-orchestrator", description="Run the pipeline", prompt="Run the pipeline.")],
              [text("done")]]
     with ModelServer(turns, agents={"You are the pipeline orchestrator": [list(calls.values()), [text("ran")]]}) as model:
@@ -185,6 +188,8 @@ def test_subagents_get_their_skills_and_only_their_own_commands(tmp_path):
     assert "usage: run_pipeline.py" in results[calls["own"]["id"]]
     assert "this agent may run only: python3 scripts/run_pipeline.py" in results[calls["other"]["id"]]
     assert "compound commands" in results[calls["chained"]["id"]]
+    assert "human-in-loop mode" in results[calls["apply"]["id"]] and "Exit code" not in results[calls["apply"]["id"]]
+    assert [d["tool_input"]["command"] for d in out["permission_denials"]] == [calls["apply"]["input"]["command"]]
     assert out["result"] == "done"
 
 
@@ -221,11 +226,14 @@ def test_run_pipeline_skill_runs_its_command_without_a_prompt(tmp_path, warm_pro
     assert len(model.requests) == 3
 
 
-# -- 3. heal in human-in-loop mode: run, stop with a proposal, the user says yes, /apply-fix -----
+# -- 3. heal in human-in-loop mode: run, stop with a proposal, the user says yes, the prompt gates the apply --
 
 
 @pytest.mark.dbt
 def test_human_in_loop_heal_through_run_pipeline_and_apply_fix(tmp_path, warm_project):
+    """What a person using `claude -p` sees: the proposal with its diff and confidence, their "yes", then the
+    apply call held by Claude Code's own permission prompt (the PreToolUse hook asks; -p cannot answer, so it
+    is denied and listed in `permission_denials`). Claude names the command; the person runs it, and adp heals."""
     ws = make_workspace(tmp_path, warm_project)
     model_file = ws.project / MODEL
     original = model_file.read_text()
@@ -256,13 +264,16 @@ def test_human_in_loop_heal_through_run_pipeline_and_apply_fix(tmp_path, warm_pr
 
     def apply_command(body):
         assert seen["id"] in last_user_text(body)  # $ARGUMENTS reached the skill body
-        return [bash(skill_command(body, "apply-fix", "python3 scripts/apply_fix.py apply").replace("<id>", seen["id"]))]
+        sent = last_user_text(body)
+        assert "permission prompt" in sent  # the skill says what to do when the prompt holds the call
+        seen["command"] = skill_command(body, "apply-fix", "python3 scripts/apply_fix.py apply").replace("<id>", seen["id"])
+        return [bash(seen["command"])]
 
     def final(body):
-        out = json_in(last_result(body), "run_id")
-        [fix] = out["fixes"]
-        return [text(f"Fix {fix['id']}: {fix['rule']} on {fix['file']}, confidence {fix['confidence']:.2f} ({fix['source']}) — kept\n"
-                     f"Pipeline: {out['status']} (exit {out['exit_code']}) · run {out['run_id']}\nBackups: {out['backups_dir']}")]
+        result = tool_results(body)[-1]
+        assert result.get("is_error") and "human-in-loop mode" in result_text(result), result
+        return [text(f"Not applied: Claude Code's permission prompt held `{seen['command']}` and nobody could answer it "
+                     f"here. To apply fix {seen['id']}, run it yourself:\n{seen['command']}")]
 
     turns = [[tool("Skill", skill="run-pipeline", args="--mode human-in-loop")], run_command, read_proposal, ask,
              apply_fix, apply_command, final]
@@ -273,16 +284,26 @@ def test_human_in_loop_heal_through_run_pipeline_and_apply_fix(tmp_path, warm_pr
         assert model_file.read_text() == broken  # nothing applied without the user's yes
         second = claude(ws, model, "yes", "--resume", first["session_id"])
     report("human-in-loop heal", model)
-    assert first["permission_denials"] == [] and second["permission_denials"] == []
+    assert first["permission_denials"] == []
+    assert [d["tool_input"]["command"] for d in second["permission_denials"]] == [seen["command"]]
+    assert model_file.read_text() == broken  # the yes in the chat is not the approval: the prompt is
+    assert second["result"].endswith(f"run it yourself:\n{seen['command']}")
+
+    # the person runs the command Claude named, in their own shell (outside Claude Code: no hook there)
+    proc = subprocess.run(shlex.split(seen["command"]), cwd=ws.root, env=ws.env(model), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json_in(proc.stdout, "run_id")
+    [fix] = out["fixes"]
     run_id = seen["run"]["run_id"]
     confidence = seen["proposal"]["confidence"]  # the fix applied is the proposal the user saw
     assert confidence >= 0.8
-    assert second["result"].startswith(f"Fix {seen['id']}: column_typo on {MODEL}, confidence {confidence:.2f} (rule) — kept")
-    assert f"Pipeline: healed (exit 0) · run {run_id}" in second["result"]
+    assert (fix["id"], fix["rule"], fix["file"], fix["source"]) == (seen["id"], "column_typo", MODEL, "rule")
+    assert round(fix["confidence"], 2) == round(confidence, 2)
+    assert (out["status"], out["exit_code"], out["run_id"]) == ("healed", 0, run_id)
     assert model_file.read_text() == original
     [backup] = (ws.root / "logs" / "backups" / run_id).glob(f"*-{seen['id']}/{MODEL}")
     assert backup.read_text() == broken
-    story = [(e["event"], e.get("status") or e.get("rule") or "") for e in ws.events() if e["run_id"] == run_id and e["event"] in
+    story = [(e["event"], e.get("rule") or e.get("status") or "") for e in ws.events() if e["run_id"] == run_id and e["event"] in
              ("run_started", "fix_proposed", "proposal_saved", "fix_applied", "run_finished")]
     assert story == [("run_started", ""), ("fix_proposed", "column_typo"), ("proposal_saved", "column_typo"),
                      ("run_finished", "needs_review"), ("run_started", ""), ("fix_applied", "column_typo"),
@@ -435,3 +456,37 @@ def test_unattended_run_keeps_or_rolls_back_the_agent_proposal(tmp_path, warm_pr
         assert all(f["rolled_back"] for f in agent_fixes)
         assert model_file.read_text() == broken  # restored byte for byte
         assert [e["proposal_id"] for e in events if e["event"] == "rollback"] == [agent_fixes[0]["id"]]
+
+
+# -- 6. Claude Code's own permission prompt gates fixes in human-in-loop mode ----------------------
+
+GATED = ("python3 scripts/apply_fix.py apply 3f2a9c1e", "python3 scripts/apply_fix.py rollback 20250101T000000-abc123",
+         "python3 scripts/run_pipeline.py --mode autonomous")
+
+
+@pytest.mark.parametrize("mode", ["human-in-loop", "autonomous"])
+def test_applying_a_fix_is_asked_in_human_in_loop_mode_and_allowed_in_autonomous(tmp_path, mode):
+    """settings.json's PreToolUse hook answers `ask` in human-in-loop mode: under `claude -p` nobody can answer
+    the prompt, so the call is denied and listed in `permission_denials`. In autonomous mode the same calls run
+    (here they fail fast: there is no proposal and no dbt project, which shows the script itself ran)."""
+    ws = make_workspace(tmp_path, None)
+    (ws.root / "config" / "execution_mode.yml").write_text(f"execution:\n  mode: {mode}\n")
+    calls = [bash(c) for c in GATED] + [bash("python3 scripts/apply_fix.py list")]
+    # a blanket allow on the command line does not answer the hook's question
+    with ModelServer([calls, [text("done")]]) as model:
+        out = claude(ws, model, "Apply fix 3f2a9c1e.", "--allowedTools", "Bash(python3 scripts/apply_fix.py apply:*)")
+    report(f"permission gate ({mode})", model)
+    results = {r["tool_use_id"]: r for r in tool_results(model.requests[-1])}
+    denied = [d["tool_input"]["command"] for d in out["permission_denials"]]
+    listed = results[calls[-1]["id"]]
+    assert not listed.get("is_error") and result_text(listed).strip() == "[]"  # not gated in either mode
+    for call in calls[:-1]:
+        result = results[call["id"]]
+        assert result.get("is_error"), result
+        if mode == "human-in-loop":
+            assert "human-in-loop mode" in result_text(result) and "Exit code" not in result_text(result)
+        else:
+            assert "Exit code 2" in result_text(result) and "human-in-loop" not in result_text(result)
+    assert denied == (list(GATED) if mode == "human-in-loop" else [])
+    if mode == "autonomous":
+        assert "Error: no proposal `3f2a9c1e`" in result_text(results[calls[0]["id"]])

@@ -417,3 +417,40 @@ def test_schemas_are_documented_and_referenced():
     for path in SCHEMAS.glob("*.schema.json"):
         assert path.name in doc
     assert "fix-proposal.schema.json" in (CLAUDE / "agents" / "diagnostician.md").read_text()
+
+
+# -- skills and agents that share a subject have distinct roles ------------------------------------
+
+SIBLINGS = [("run-pipeline", "pipeline-orchestrator"), ("diagnose", "diagnostician")]
+
+
+def _description(kind: str, name: str) -> str:
+    path = CLAUDE / "skills" / name / "SKILL.md" if kind == "skill" else CLAUDE / "agents" / f"{name}.md"
+    return parse(path)[0]["description"]
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z][a-z-]+", text.lower())) - {"the", "a", "an", "and", "or", "to", "of", "in", "for", "when", "use"}
+
+
+@pytest.mark.parametrize("skill,agent", SIBLINGS, ids=lambda x: x)
+def test_a_skill_and_its_sibling_agent_differ_in_role(skill, agent):
+    """Claude routes on the description: the skill works in this conversation, the agent is a subagent in its
+    own context; each names the other for the other case, and they share no trigger phrase."""
+    s, a = _description("skill", skill), _description("agent", agent)
+    assert "in this conversation" in s and f"{agent} agent" in s
+    assert a.startswith("A subagent that") and f"{skill} skill" in a
+    s_triggers, a_triggers = set(re.findall(r'"([^"]+)"', s)), set(re.findall(r'"([^"]+)"', a))
+    assert s_triggers and not s_triggers & a_triggers
+    s_use = s[s.index("Use when"):]
+    a_use = a[a.index("Use PROACTIVELY when"):]
+    overlap = len(_words(s_use) & _words(a_use)) / len(_words(s_use) | _words(a_use))
+    assert overlap < 0.35, f"{skill} / {agent}: their 'use when' clauses share {overlap:.0%} of their words"
+
+
+def test_settings_hook_gates_fixes_through_the_permission_script():
+    [entry] = SETTINGS["hooks"]["PreToolUse"]
+    assert entry["matcher"] == "Bash"
+    [hook] = entry["hooks"]
+    assert hook["type"] == "command" and hook["command"] == 'python3 "$CLAUDE_PROJECT_DIR/scripts/permission_hook.py"'
+    assert (REPO / "scripts" / "permission_hook.py").is_file()

@@ -4,6 +4,8 @@ Copies the agents, skills, settings, the scripts they call and the JSON contract
 project path; records what it wrote (with sha256) in `.claude/adp-install.json` and refuses to
 overwrite any other file, or one changed since it wrote it, unless `force`. Appends `*.adp.lock` (the
 writer lock beside the DuckDB file) to the repo's .gitignore once, so it never shows in `git status`.
+Brings adp's CLAUDE.md rules into the repo's CLAUDE.md between `<!-- adp:begin -->` and `<!-- adp:end -->`:
+a re-install replaces that block and never touches the user's text around it.
 """
 from __future__ import annotations
 
@@ -24,6 +26,11 @@ _LAYER = (".claude/agents/*.md", ".claude/skills/*/SKILL.md", "docs/schemas.md",
 GITIGNORE_PATTERN = "*.adp.lock"
 _GITIGNORE_BLOCK = "# adp's writer lock, beside the DuckDB file\n" + GITIGNORE_PATTERN + "\n"
 _SKIP_DIRS = {"target", "dbt_packages", "node_modules", ".venv", ".git", "logs"}
+CLAUDE_MD = "CLAUDE.md"
+BEGIN = "<!-- adp:begin -->"
+END = "<!-- adp:end -->"
+_BLOCK_NOTE = "<!-- written by `adp claude install`; a re-install replaces this block: keep your own rules outside it -->"
+_ADP_REPO_ONLY = ("| developers |",)  # rows of adp's own CLAUDE.md that mean nothing in another repo
 
 
 @dataclass
@@ -37,6 +44,7 @@ class InstallResult:
     overwritten: list[str] = field(default_factory=list)  # only with force
     manifest: str = ""
     gitignore_updated: bool = False  # `*.adp.lock` was appended to the repo's .gitignore
+    claude_md: str = ""  # what happened to the repo's CLAUDE.md: created | appended | replaced | unchanged
 
 
 def source_root() -> Path:
@@ -59,7 +67,7 @@ def find_dbt_project(repo: Path) -> Path:
             found.append(Path(dirpath))
     if len(found) != 1:
         what = "no dbt_project.yml" if not found else "several dbt projects: " + ", ".join(str(f) for f in found)
-        raise UsageError(f"--project-dir {repo}: {what}; pass --dbt-dir to name the dbt project")
+        raise UsageError(f"--repo {repo}: {what}; pass --dbt-dir to name the dbt project")
     return found[0]
 
 
@@ -69,14 +77,42 @@ def planned_files(src: Path, dbt_rel: str) -> dict[str, bytes]:
     for pattern in _LAYER:
         for path in sorted(src.glob(pattern)):
             files[path.relative_to(src).as_posix()] = path.read_bytes()
+    files[".claude/settings.json"] = adjusted_settings(src / ".claude" / "settings.json", dbt_rel)
     scripts = {p.name for p in (src / "scripts").glob("_*.py")}  # helpers the scripts import
-    for content in list(files.values()):
+    for content in list(files.values()):  # the agents' and skills' commands, the settings' hooks
         scripts |= set(re.findall(r"scripts/(\w+\.py)", content.decode("utf-8")))
     for name in sorted(scripts):
         if (src / "scripts" / name).is_file():
             files[f"scripts/{name}"] = (src / "scripts" / name).read_bytes()
-    files[".claude/settings.json"] = adjusted_settings(src / ".claude" / "settings.json", dbt_rel)
     return files
+
+
+def rules_block(src: Path, dbt_rel: str) -> str:
+    """adp's CLAUDE.md as a marked block, with `dbt/...` paths moved to the repo's dbt project."""
+    prefix = "" if dbt_rel == "." else f"{dbt_rel}/"
+    text = (src / CLAUDE_MD).read_text(encoding="utf-8")
+    text = re.sub(r"`dbt/([^`]*)`", lambda m: f"`{prefix}{m.group(1)}`" if prefix or m.group(1) else "`./`", text)
+    lines = [line for line in text.strip().splitlines() if not line.startswith(_ADP_REPO_ONLY)]
+    return "\n".join([BEGIN, _BLOCK_NOTE, *lines, END]) + "\n"
+
+
+def merged_claude_md(current: str | None, block: str, path: Path) -> tuple[str, str]:
+    """(new text, what happened): the block replaces the marked one, or is appended; nothing else changes."""
+    if current is None:
+        return block, "created"
+    begins, ends = current.count(BEGIN), current.count(END)
+    if begins == ends == 0:
+        separator = "" if not current else "\n" if current.endswith("\n") else "\n\n"
+        return current + separator + block, "appended"
+    start, stop = current.find(BEGIN), current.find(END)
+    if begins != 1 or ends != 1 or stop < start:
+        raise UsageError(f"{path}: expected one `{BEGIN}` ... `{END}` block, found {begins} begin and {ends} end "
+                         "marker(s) out of order or repeated; fix the markers (or remove them) and install again")
+    stop += len(END)
+    if current[stop:stop + 1] == "\n":
+        stop += 1
+    merged = current[:start] + block + current[stop:]
+    return merged, "unchanged" if merged == current else "replaced"
 
 
 def adjusted_settings(path: Path, dbt_rel: str) -> bytes:
@@ -94,7 +130,7 @@ def install(repo_dir: str | Path, dbt_dir: str | Path | None = None, force: bool
     """Install the layer into `repo_dir`; raises UsageError (writing nothing) on foreign files unless `force`."""
     repo = Path(repo_dir).expanduser().resolve()
     if not repo.is_dir():
-        raise UsageError(f"--project-dir {repo_dir}: no such directory")
+        raise UsageError(f"--repo {repo_dir}: no such directory")
     dbt = (repo / dbt_dir).resolve() if dbt_dir else find_dbt_project(repo)
     if not (dbt / "dbt_project.yml").is_file():
         raise UsageError(f"--dbt-dir {dbt_dir}: no dbt_project.yml in {dbt}")
@@ -103,8 +139,11 @@ def install(repo_dir: str | Path, dbt_dir: str | Path | None = None, force: bool
     dbt_rel = dbt.relative_to(repo).as_posix() or "."
     src = source_root()
     if src == repo:
-        raise UsageError(f"--project-dir {repo} is adp's own repo: the layer is already there")
+        raise UsageError(f"--repo {repo} is adp's own repo: the layer is already there")
     files = planned_files(src, dbt_rel)
+    claude_md = repo / CLAUDE_MD
+    current_md = claude_md.read_text(encoding="utf-8") if claude_md.is_file() else None
+    new_md, md_status = merged_claude_md(current_md, rules_block(src, dbt_rel), claude_md)  # may refuse: before any write
     owned = _read_manifest(repo)
     result = InstallResult(str(repo), dbt_rel, manifest=str(repo / MANIFEST))
     conflicts = []
@@ -133,10 +172,13 @@ def install(repo_dir: str | Path, dbt_dir: str | Path | None = None, force: bool
         _write(repo / rel, data, executable=rel.startswith("scripts/"))
         if rel not in result.overwritten:
             result.written.append(rel)
-    manifest = {"adp_version": version("adp"), "dbt_project_dir": dbt_rel,
+    manifest = {"adp_version": version("adp"), "adp_source": str(src), "dbt_project_dir": dbt_rel,
                 "files": {rel: _sha(data) for rel, data in sorted(files.items())}}
     _write(repo / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
     result.gitignore_updated = ignore_lock_files(repo)
+    if md_status != "unchanged":
+        _write(claude_md, new_md.encode("utf-8"))
+    result.claude_md = md_status
     return result
 
 
