@@ -12,12 +12,13 @@ import shutil
 import subprocess
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adp.history_db import HistoryDB, LineageNode
+from adp.history_db import DataTestMeta, HistoryDB, LineageNode, NodeSpan
 from adp.runlog import RunLog, history
 from adp.workspace import Workspace
 from conftest import REPO, run_adp
@@ -253,6 +254,74 @@ def test_report_of_real_runs_in_chromium(warm_project, page):
     assert all(u.startswith("file://") for u in page.requested_urls()), page.requested_urls()
 
 
+@pytest.mark.dbt
+def test_tests_table_timeline_and_test_coloured_lineage_in_chromium(warm_project, page):
+    project = warm_project("mini")
+    ws = Workspace.open(project, project, None, project / "config", project / "logs")
+    assert run_json(project)["status"] == "success"
+    seed = project / "seeds/people.csv"
+    seed.write_text(seed.read_text() + "1,Eve,Faro,50\n")  # a duplicate person_id: stg_people builds, its unique test fails
+    failed = run_json(project)
+    assert failed["status"] == "failed"
+    log = RunLog(ws.log_dir, failed["run_id"])
+    unique = next(n["unique_id"] for n in failed["nodes"] if n["unique_id"].startswith("test.mini.unique_stg_people"))
+    log.emit("failed_rows_sampled", node=unique, columns=["unique_field", "n_records"], rows=[[1, 2]],
+             query="select person_id as unique_field, count(*) as n_records from stg_people group by 1 having count(*) > 1")
+    for _ in range(2):
+        log.emit("diagnosis", category="test_failure", node=unique, summary="`person_id` has duplicates")
+    log.emit("fix_refused", proposal_id="p1", rule="loosen_test", reason="a fix may not weaken a test")
+    res = adp(project, "report")
+    assert res.returncode == 0, res.stderr
+    page.open(Path(res.stdout.strip()))
+
+    tests = page.js("""[...document.querySelectorAll('#tests-table tr.test')].map(r => ({
+        id: r.dataset.id, status: r.dataset.status, model: r.cells[3].textContent, column: r.cells[4].textContent,
+        ok: r.querySelectorAll('svg.hist path.h-ok').length, fail: r.querySelectorAll('svg.hist path.h-fail').length}))""")
+    assert len(tests) == 3 and tests[0] == {"id": unique, "status": "fail", "model": "stg_people", "column": "person_id",
+                                            "ok": 1, "fail": 1}  # passed in the first run, failed in the second
+    assert {t["status"] for t in tests[1:]} == {"pass", "skipped"}
+    page.js("document.querySelector('#tests-table tr.test details').open = true")
+    sample = page.js("""(() => { const t = document.querySelector('#tests-table tr.test table.failed-rows');
+        return {cells: [...t.querySelectorAll('td')].map(c => c.textContent), h: t.getBoundingClientRect().height}; })()""")
+    assert sample["cells"] == ["1", "2"] and sample["h"] > 0
+
+    def visible() -> int:
+        return page.js("[...document.querySelectorAll('#tests-table tr.test')].filter(r => !r.hidden).length")
+
+    def set_value(element_id: str, value: str, event: str) -> None:
+        page.js(f"(() => {{ const e = document.getElementById('{element_id}'); e.value = '{value}'; "
+                f"e.dispatchEvent(new Event('{event}')); }})()")
+
+    set_value("test-filter", "city", "input")
+    assert visible() == 1 and page.js("document.getElementById('test-shown').textContent") == "1 of 3 shown"
+    set_value("test-filter", "", "input")
+    assert visible() == 3
+    set_value("test-status", "fail", "change")
+    assert visible() == 1
+
+    node = page.js("""(() => { const g = document.querySelector('svg.lineage g.node[data-id="model.mini.stg_people"]');
+        return {cls: g.getAttribute('class'), stroke: getComputedStyle(g.querySelector('rect')).stroke,
+                mark: !!g.querySelector('.tmark')}; })()""")
+    assert "st-error" in node["cls"] and node["stroke"] == "rgb(214, 69, 61)" and node["mark"]
+    assert page.js("""[...document.querySelectorAll('svg.lineage g.node')].every(g =>
+        g.querySelector('text').getBBox().width + 8 <= +g.querySelector('rect').getAttribute('width'))""")
+
+    spans = page.js("""[...document.querySelectorAll('svg.timeline g.span')].map(g => ({
+        id: g.dataset.id, w: +g.querySelector('rect').getAttribute('width'),
+        right: g.querySelector('text.label').getBBox().x + g.querySelector('text.label').getBBox().width,
+        left: g.querySelector('text.label').getBBox().x}))""")
+    assert {s["id"] for s in spans} >= {"seed.mini.people", "model.mini.stg_people", unique}
+    assert all(s["w"] > 0 and 0 <= s["left"] and s["right"] <= 300 for s in spans)  # labels fit left of the bars
+    ticks = page.js("[...document.querySelectorAll('svg.timeline text.tick[text-anchor=middle]')].map(t => "
+                    "[t.getBBox().x, t.getBBox().x + t.getBBox().width])")
+    assert len(ticks) >= 2 and all(a[1] < b[0] for a, b in zip(ticks, ticks[1:]))  # axis labels do not overlap
+
+    detail = page.js(f"document.getElementById('run-{failed['run_id']}').textContent")
+    assert "×2" in detail and "Fix refused" in detail and "a fix may not weaken a test" in detail
+    assert page.console_errors() == []
+    page.screenshot(ARTIFACTS / "report-tests.png", full_page=True)
+
+
 # -- scale: 1,000 models and 500 runs, written straight into the log and the history DB --------------
 
 
@@ -285,6 +354,10 @@ def synthetic_history(log_dir: Path, models: int = 1000, runs: int = 500) -> int
             ]
         events.append({"event": "run_finished", "status": status, "attempts": 1 + (status == "healed"),
                        "duration": round(20 + rnd.random() * 40, 2), "failed_nodes": int(status == "failed")})
+        if r >= runs - 30:  # the newest runs also ran 600 tests, one of them failing now and then
+            lines += [json.dumps({"ts": ts, "run_id": run_id, "event": "node_finished", "node": f"test.big.unique_m{t:04d}_id.x",
+                                  "status": "fail" if t == r % 600 else "pass", "failures": int(t == r % 600)})
+                      for t in range(600)]
         lines += [json.dumps({"ts": ts, "run_id": run_id, **e}) for e in events]
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "pipeline_runs.log").write_text("\n".join(lines) + "\n")
@@ -294,6 +367,12 @@ def synthetic_history(log_dir: Path, models: int = 1000, runs: int = 500) -> int
                        "from range(?) t(r)", [runs])
         db.con.execute("insert into relations select 'r' || lpad(r::varchar, 4, '0'), 'model.big.m' || m, 'model', "
                        "'big.main.m' || m, 'table', 1000 + (m * r) % 997 from range(?) a(r), range(?) b(m)", [runs, models])
+        db.save_test_meta([DataTestMeta(f"test.big.unique_m{t:04d}_id.x", f"unique_m{t:04d}_id", "unique",
+                                        f"model.big.m{t:04d}", "id") for t in range(600)])
+        t0 = datetime(2024, 1, 1)
+        db.save_timings(f"20240101T000819-{runs - 1:06x}", "inv-last", [
+            NodeSpan(uid, "success", f"Thread-{i % 4}", t0 + timedelta(seconds=i * 0.05),
+                     t0 + timedelta(seconds=i * 0.05 + rnd.random() * 3)) for i, uid in enumerate(ids)])
     return eventful
 
 
@@ -313,5 +392,10 @@ def test_report_with_1000_models_and_500_runs_renders(tmp_path, page):
     assert page.js("document.querySelectorAll('article.run-detail').length") == 100  # the newest 100 of them
     assert page.js("document.querySelectorAll('.sparks svg').length") == 12
     assert page.js("document.querySelector('svg.lineage').getBBox().width") > 1000
+    assert page.js("document.querySelectorAll('#tests-table tr.test').length") == 500  # capped, failures first
+    assert page.js("document.querySelector('#tests-table tr.test').getAttribute('data-status')") == "fail"
+    assert "100 more tests" in page.js("document.getElementById('tests').textContent")
+    assert page.js("document.querySelectorAll('svg.timeline g.span').length") == 200
+    assert "800 more nodes" in page.js("document.getElementById('node-timeline').textContent")
     assert page.console_errors() == []
     page.screenshot(ARTIFACTS / "report-scale.png")

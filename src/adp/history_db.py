@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -26,7 +27,13 @@ create table if not exists columns (
 create table if not exists tests (run_id varchar, unique_id varchar, status varchar, failures bigint);
 create table if not exists lineage (
     unique_id varchar primary key, name varchar, resource_type varchar, file varchar, parents varchar[]);
+create table if not exists node_timings (
+    run_id varchar, invocation_id varchar, unique_id varchar, status varchar, thread varchar,
+    started_at timestamp, completed_at timestamp);
+create table if not exists test_meta (
+    unique_id varchar primary key, name varchar, test_type varchar, model varchar, column_name varchar);
 """
+KEEP_TIMED_INVOCATIONS = 20  # dbt invocations whose per-node timing is kept
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,28 @@ class RelationProfile:
 
     def column(self, name: str) -> ColumnProfile | None:
         return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
+class NodeSpan:
+    """When one node of one dbt invocation ran (run_results.json `timing`: compile start to execute end)."""
+
+    unique_id: str
+    status: str
+    thread: str | None
+    started_at: datetime
+    completed_at: datetime
+
+
+@dataclass(frozen=True)
+class DataTestMeta:
+    """What a dbt test checks, from manifest.json: its test name, the model and the column it tests."""
+
+    unique_id: str
+    name: str
+    test_type: str  # generic test name (unique, not_null, ...) or "singular"
+    model: str | None  # unique_id of the node it is attached to
+    column_name: str | None
 
 
 @dataclass(frozen=True)
@@ -221,6 +250,74 @@ class HistoryDB:
                 "select unique_id, name, resource_type, file, parents from lineage order by unique_id"
             )
         ]
+
+
+    # -- node timings and test metadata (for the report) ---------------------------------------------
+
+    def _has_table(self, table: str) -> bool:
+        """False for a read-only file written by an older adp, before the table existed."""
+        return bool(self._rows("select 1 from information_schema.tables where table_name = ?", [table]))
+
+    def has_timings(self, invocation_id: str) -> bool:
+        return self._has_table("node_timings") and bool(
+            self._rows("select 1 from node_timings where invocation_id = ? limit 1", [invocation_id]))
+
+    def save_timings(self, run_id: str, invocation_id: str, spans: list[NodeSpan]) -> None:
+        """Store one invocation's node spans, keeping only the newest KEEP_TIMED_INVOCATIONS invocations."""
+        con = self.con
+        assert con is not None
+        con.execute("begin transaction")
+        try:
+            con.execute("delete from node_timings where invocation_id = ?", [invocation_id])
+            if spans:
+                _insert(con, "node_timings", [(run_id, invocation_id, s.unique_id, s.status, s.thread, s.started_at,
+                                               s.completed_at) for s in spans])
+            con.execute(
+                "delete from node_timings where invocation_id not in (select invocation_id from node_timings "
+                "group by invocation_id order by max(completed_at) desc limit ?)", [KEEP_TIMED_INVOCATIONS])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+    def latest_timings(self, run_ids: list[str] | None = None) -> tuple[str, str, list[NodeSpan]] | None:
+        """(run_id, invocation_id, spans ordered by start) of the newest stored invocation, among `run_ids`
+        when given; None when nothing is stored."""
+        if not self._has_table("node_timings"):
+            return None
+        where, params = ("where run_id in (select unnest(?::varchar[]))", [run_ids]) if run_ids is not None else ("", [])
+        top = self._rows(f"select run_id, invocation_id from node_timings {where} group by run_id, invocation_id "
+                         "order by max(completed_at) desc limit 1", params)
+        if not top:
+            return None
+        run_id, invocation_id = top[0]
+        spans = [NodeSpan(*r) for r in self._rows(
+            "select unique_id, status, thread, started_at, completed_at from node_timings where invocation_id = ? "
+            "order by started_at, unique_id", [invocation_id])]
+        return run_id, invocation_id, spans
+
+    def save_test_meta(self, metas: list[DataTestMeta]) -> None:
+        """Add or replace what these tests check."""
+        con = self.con
+        assert con is not None
+        if not metas:
+            return
+        con.execute("begin transaction")
+        try:
+            con.execute("delete from test_meta where unique_id in (select unnest(?::varchar[]))", [[m.unique_id for m in metas]])
+            _insert(con, "test_meta", [(m.unique_id, m.name, m.test_type, m.model, m.column_name) for m in metas])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+    def test_meta(self, unique_ids: list[str]) -> dict[str, DataTestMeta]:
+        """unique_id -> DataTestMeta for the stored ones among `unique_ids`."""
+        if not unique_ids or not self._has_table("test_meta"):
+            return {}
+        return {r[0]: DataTestMeta(*r) for r in self._rows(
+            "select unique_id, name, test_type, model, column_name from test_meta "
+            "where unique_id in (select unnest(?::varchar[]))", [unique_ids])}
 
 
 def last_good_columns(log_dir: Path, unique_id: str) -> tuple[str, list[str]] | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from html import escape
 
+from adp.artifacts import node_name
 from adp.report.data import NodeTiming, RunView
 
 
@@ -24,15 +25,25 @@ def durations(runs: list[RunView], width: int = 960, height: int = 170) -> str:
             f'width="{max(step - 1, 0.6):.1f}" height="{h:.1f}"><title>{escape(r.run_id)}: {escape(r.summary.status)}, '
             f"{d:.1f} s</title></rect>"
         )
+    first, last = _when(runs[0].summary.started), _when(runs[-1].summary.started)
+    if first[:10] == last[:10]:  # one day: the day once, then the times
+        first, last = first, last[11:]
+    last_x = pad_l + len(runs) * step
     axis = (
         f'<line class="axis" x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width}" y2="{pad_t + plot_h}"/>'
         f'<text class="tick" x="{pad_l - 4}" y="{pad_t + 8}" text-anchor="end">{top:.0f} s</text>'
         f'<text class="tick" x="{pad_l - 4}" y="{pad_t + plot_h}" text-anchor="end">0</text>'
-        f'<text class="tick" x="{pad_l}" y="{height - 2}">{escape(runs[0].summary.started[:10])}</text>'
-        f'<text class="tick" x="{width}" y="{height - 2}" text-anchor="end">{escape(runs[-1].summary.started[:10])}</text>'
+        f'<text class="tick" x="{pad_l}" y="{height - 2}">{escape(first)}</text>'
+        + (f'<text class="tick" x="{min(last_x, width):.1f}" y="{height - 2}" text-anchor="end">{escape(last)}</text>'
+           if len(runs) > 1 and last_x - pad_l > 6.5 * (len(first) + len(last)) + 12 else "")
     )
     return (f'<svg class="chart durations" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
             f'aria-label="run durations">{axis}{"".join(bars)}</svg>')
+
+
+def _when(started: str) -> str:
+    """`2024-01-02T03:04:05.000+00:00` -> `2024-01-02 03:04` (UTC, as the log writes it)."""
+    return started[:16].replace("T", " ")
 
 
 def sparkline(relation: str, points: list[tuple[str, int]], width: int = 300, height: int = 84) -> str:
@@ -64,12 +75,14 @@ def slowest(timings: list[NodeTiming], width: int = 960) -> str:
     if not timings:
         return ""
     row, label_w = 22, 330
+    chars = 48  # what fits in label_w at the label font size
     top = max(max(t.last, t.mean) for t in timings) or 1.0
     scale = (width - label_w - 90) / top
     parts = []
     for i, t in enumerate(timings):
         y = i * row
-        name = t.unique_id if len(t.unique_id) <= 48 else "…" + t.unique_id[-47:]
+        name = f"{t.unique_id.split('.')[0]} {node_name(t.unique_id)}"
+        name = name if len(name) <= chars else name[: chars - 1] + "…"
         parts.append(
             f'<g transform="translate(0,{y})"><title>{escape(t.unique_id)}: last {t.last:.2f} s, mean {t.mean:.2f} s '
             f"over {t.runs} runs</title>"

@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adp.history_db import HistoryDB, LineageNode
+from adp.history_db import HistoryDB, LineageNode, NodeSpan
 from adp.models import FAILED_STATUSES
+from adp.report.data_tests import DataTestRow, DataTestTracker, is_test
 from adp.runlog import RunSummary, history, read_events
 
 MAX_TEXT = 4000  # characters of one message or diff kept in the report
@@ -17,9 +18,10 @@ MAX_DETAILED_RUNS = 100  # newest runs with something to show get a detail secti
 class Step:
     """One thing that happened in a run, in log order (a failure, diagnosis, fix, rollback, ...)."""
 
-    kind: str  # failure | parse_error | diagnosis | proposal | fix | rollback | retry | validation
+    kind: str  # failure | parse_error | diagnosis | proposal | fix | rollback | rejected | refused | superseded | retry | validation
     ts: str
     data: dict[str, Any]
+    count: int = 1  # identical diagnoses of one run are shown once, with their count
 
 
 @dataclass
@@ -31,6 +33,7 @@ class RunView:
     errors: int = 0  # findings of the run's last validation
     warnings: int = 0
     steps: list[Step] = field(default_factory=list)
+    findings: str | None = None  # logs/findings/<run_id>.md relative to the report, when the file exists
 
     @property
     def run_id(self) -> str:
@@ -58,6 +61,9 @@ class ReportData:
     row_counts: dict[str, list[tuple[str, int]]]  # relation -> [(run_id, rows)]
     latest_findings: list[dict[str, Any]]
     latest_findings_run: str | None
+    tests: list[DataTestRow] = field(default_factory=list)  # the latest run's tests, failures first
+    tests_run: str | None = None
+    timeline: tuple[str, str, list[NodeSpan]] | None = None  # (run_id, invocation_id, spans) of the newest invocation
 
 
 def collect(log_dir: Path, slowest: int = 15) -> ReportData:
@@ -66,11 +72,14 @@ def collect(log_dir: Path, slowest: int = 15) -> ReportData:
     status: dict[str, str] = {}
     sums: dict[str, list[float]] = {}  # unique_id -> [total, count, last]
     latest: tuple[str | None, list[dict[str, Any]]] = (None, [])
+    tests = DataTestTracker()
     for ev in read_events(log_dir):
         view = views.get(ev.get("run_id", ""))
         kind = ev.get("event")
         if kind == "node_finished" and isinstance(ev.get("node"), str):
             node, st = ev["node"], str(ev.get("status", ""))
+            if is_test(node):
+                tests.finished(ev)
             status[node] = st
             t = _num(ev.get("execution_time"))
             acc = sums.setdefault(node, [0.0, 0, 0.0])
@@ -79,6 +88,9 @@ def collect(log_dir: Path, slowest: int = 15) -> ReportData:
             acc[2] = t
             if view is not None and st in FAILED_STATUSES:
                 view.steps.append(Step("failure", ev.get("ts", ""), _pick(ev, "node", "status", "file", "message", "failures")))
+        elif kind == "failed_rows_sampled":
+            tests.sampled(ev)
+            continue
         elif view is None:
             continue
         elif kind == "dbt_finished" and ev.get("error"):
@@ -91,7 +103,9 @@ def collect(log_dir: Path, slowest: int = 15) -> ReportData:
             view.steps.append(Step("fix", ev.get("ts", ""), _pick(ev, "proposal_id", "rule", "file", "diff", "approved_by")))
         elif kind == "rollback":
             view.rollbacks += 1
-            view.steps.append(Step("rollback", ev.get("ts", ""), _pick(ev, "proposal_id", "reason")))
+            view.steps.append(Step("rollback", ev.get("ts", ""), _pick(ev, "proposal_id", "rule", "reason")))
+        elif kind in _DECISIONS:
+            view.steps.append(Step(_DECISIONS[kind], ev.get("ts", ""), _pick(ev, "proposal_id", "rule", "reason", "by")))
         elif kind == "retry":
             view.steps.append(Step("retry", ev.get("ts", ""), _pick(ev, "attempt", "delay", "reason")))
         elif kind == "validation":
@@ -101,11 +115,15 @@ def collect(log_dir: Path, slowest: int = 15) -> ReportData:
             shown = [f for f in findings if f.get("severity") in ("error", "warn")]
             view.steps.append(Step("validation", ev.get("ts", ""), {"findings": findings, "shown": bool(shown)}))
             latest = (view.run_id, findings)
+    written = _findings_files(Path(log_dir))
     for view in views.values():
         applied = {s.data.get("proposal_id") for s in view.steps if s.kind == "fix"}
         for step in view.steps:  # an applied proposal's diff is shown once, with the fix
             if step.kind == "proposal" and step.data.get("id") in applied:
                 step.data.pop("diff", None)
+        view.steps = _collapse_diagnoses(view.steps)
+        if f"{view.run_id}.md" in written:
+            view.findings = f"findings/{view.run_id}.md"
     timings = sorted(
         (NodeTiming(uid, round(acc[2], 3), round(acc[0] / acc[1], 3), int(acc[1])) for uid, acc in sums.items() if acc[1]),
         key=lambda t: -t.last,
@@ -113,7 +131,36 @@ def collect(log_dir: Path, slowest: int = 15) -> ReportData:
     with HistoryDB(log_dir, read_only=True) as db:
         lineage = db.lineage()
         rows = db.row_counts()
-    return ReportData(list(views.values()), status, timings, lineage, rows, latest[1], latest[0])
+        meta = db.test_meta(list(tests.latest))
+        timeline = db.latest_timings()
+    return ReportData(list(views.values()), status, timings, lineage, rows, latest[1], latest[0],
+                      tests.rows(meta), tests.run_id, timeline)
+
+
+_DECISIONS = {"fix_rejected": "rejected", "fix_refused": "refused", "proposal_superseded": "superseded"}
+
+
+def _findings_files(log_dir: Path) -> set[str]:
+    try:
+        return {p.name for p in (log_dir / "findings").iterdir()}
+    except OSError:
+        return set()
+
+
+def _collapse_diagnoses(steps: list[Step]) -> list[Step]:
+    """Keep the first of identical diagnoses of a run (a run re-diagnoses each attempt), counting the rest."""
+    first: dict[tuple, Step] = {}
+    out = []
+    for step in steps:
+        if step.kind == "diagnosis":
+            d = step.data
+            key = (d.get("category"), d.get("node"), d.get("file"), d.get("line"), d.get("summary"))
+            if key in first:
+                first[key].count += 1
+                continue
+            first[key] = step
+        out.append(step)
+    return out
 
 
 def _num(value: Any) -> float:

@@ -7,8 +7,10 @@ from html import escape
 from adp.history_db import LineageNode
 from adp.models import FAILED_STATUSES
 
-COL_W, NODE_W, NODE_H, ROW_H, PAD = 230, 190, 22, 30, 16
+COL_GAP, NODE_H, ROW_H, PAD = 40, 22, 30, 16
+MIN_NODE_W, MAX_NODE_W, CHAR_W = 150, 330, 6.6  # node width fits the longest name (11px font), within bounds
 STATUS_CLASS = {"success": "ok", "pass": "ok", **dict.fromkeys(FAILED_STATUSES, "error"), "warn": "warn", "skipped": "skipped"}
+RANK = {"ok": 0, "none": 0, "skipped": 1, "warn": 2, "error": 3}
 
 
 def layers(nodes: list[LineageNode]) -> dict[str, int]:
@@ -32,10 +34,20 @@ def layers(nodes: list[LineageNode]) -> dict[str, int]:
     return depth
 
 
-def lineage_svg(nodes: list[LineageNode], status: dict[str, str]) -> str:
-    """Nodes placed by depth, ordered in each column by their parents' mean position to limit crossings."""
+def lineage_svg(nodes: list[LineageNode], status: dict[str, str],
+                tests: dict[str, tuple[str, list[str]]] | None = None) -> str:
+    """Nodes placed by depth, ordered in each column by their parents' mean position to limit crossings.
+
+    A node's colour is the worse of its own last status and its tests' (`tests`: unique_id -> (worst test
+    status, names of the tests that did not pass)), so a model whose unique test failed is not green.
+    """
     if not nodes:
         return ""
+    tests = tests or {}
+    longest = max(len(n.name) for n in nodes)
+    node_w = int(min(max(longest * CHAR_W + 30, MIN_NODE_W), MAX_NODE_W))  # 30: padding and the test mark
+    chars = int((node_w - 30) / CHAR_W)
+    col_w = node_w + COL_GAP
     depth = layers(nodes)
     by_id = {n.unique_id: n for n in nodes}
     columns: dict[int, list[str]] = defaultdict(list)
@@ -50,12 +62,12 @@ def lineage_svg(nodes: list[LineageNode], status: dict[str, str]) -> str:
         for i, uid in enumerate(sorted(columns[d], key=key)):
             row[uid] = i
     index = {uid: i for i, uid in enumerate(sorted(row, key=lambda u: (depth[u], row[u])))}
-    pos = {uid: (PAD + depth[uid] * COL_W, PAD + row[uid] * ROW_H) for uid in row}
+    pos = {uid: (PAD + depth[uid] * col_w, PAD + row[uid] * ROW_H) for uid in row}
     edges = []
     for uid, (x2, y2) in pos.items():
         for p in by_id[uid].parents:
             if p in pos:
-                x1, y1 = pos[p][0] + NODE_W, pos[p][1] + NODE_H / 2
+                x1, y1 = pos[p][0] + node_w, pos[p][1] + NODE_H / 2
                 mid = (x1 + x2) / 2
                 edges.append(f'<path class="edge" data-s="{index[p]}" data-t="{index[uid]}" '
                              f'd="M{x1:.0f} {y1:.0f}C{mid:.0f} {y1:.0f} {mid:.0f} {y2 + NODE_H / 2:.0f} {x2:.0f} {y2 + NODE_H / 2:.0f}"/>')
@@ -63,15 +75,31 @@ def lineage_svg(nodes: list[LineageNode], status: dict[str, str]) -> str:
     for uid in sorted(index, key=index.get):
         n, (x, y) = by_id[uid], pos[uid]
         st = status.get(uid, "")
-        label = n.name if len(n.name) <= 26 else n.name[:25] + "…"
+        own = STATUS_CLASS.get(st, "none")
+        test_st, bad = tests.get(uid, ("", []))
+        by_tests = STATUS_CLASS.get(test_st, "none")
+        cls = by_tests if RANK[by_tests] > RANK[own] else own
+        label = n.name if len(n.name) <= chars else n.name[: chars - 1] + "…"
+        note = ""
+        attrs = ""
+        if test_st:
+            cls += f" tests-{by_tests}"
+            attrs = f'data-tests="{escape(test_st)}" '
+            note = f"\ntests: {test_st}" + (f" ({', '.join(bad[:5])}{' …' if len(bad) > 5 else ''})" if bad else "")
         boxes.append(
-            f'<g class="node kind-{escape(n.resource_type)} st-{STATUS_CLASS.get(st, "none")}" data-i="{index[uid]}" '
-            f'data-id="{escape(uid)}" data-kind="{escape(n.resource_type)}" transform="translate({x},{y})">'
-            f'<title>{escape(uid)}\n{escape(n.resource_type)} · {escape(st or "not run")}'
+            f'<g class="node kind-{escape(n.resource_type)} st-{cls}" data-i="{index[uid]}" data-id="{escape(uid)}" '
+            f'data-kind="{escape(n.resource_type)}" {attrs}transform="translate({x},{y})">'
+            f'<title>{escape(uid)}\n{escape(n.resource_type)} · {escape(st or "not run")}{escape(note)}'
             f'{escape(chr(10) + n.file) if n.file else ""}</title>'
-            f'<rect width="{NODE_W}" height="{NODE_H}" rx="4"/><text x="8" y="15">{escape(label)}</text></g>'
+            f'<rect width="{node_w}" height="{NODE_H}" rx="4"/><text x="8" y="15">{escape(label)}</text>'
+            f'{_mark(node_w) if RANK[by_tests] >= 2 else ""}</g>'
         )
-    width = PAD * 2 + (max(depth.values()) * COL_W) + NODE_W
+    width = PAD * 2 + (max(depth.values()) * col_w) + node_w
     height = PAD * 2 + max(len(c) for c in columns.values()) * ROW_H
     return (f'<svg class="lineage" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
             f'aria-label="model lineage">{"".join(edges)}{"".join(boxes)}</svg>')
+
+
+def _mark(node_w: int) -> str:
+    """A small badge at the node's right end: a test of it did not pass."""
+    return f'<circle class="tmark" cx="{node_w - 9}" cy="{NODE_H / 2}" r="4"><title>a test did not pass</title></circle>'

@@ -9,6 +9,24 @@
       });
     });
   }
+  var text = document.getElementById("test-filter"), status = document.getElementById("test-status");
+  var shown = document.getElementById("test-shown");
+  function filterTests() {
+    var words = text ? text.value.toLowerCase().split(/\s+/).filter(Boolean) : [];
+    var want = status ? status.value : "";
+    var rows = document.querySelectorAll("#tests-table tbody tr.test"), visible = 0;
+    rows.forEach(function (tr) {
+      var hay = tr.getAttribute("data-text") || "";
+      var ok = (want === "" || tr.getAttribute("data-status") === want) &&
+        words.every(function (w) { return hay.indexOf(w) !== -1; });
+      tr.hidden = !ok;
+      if (ok) { visible += 1; }
+    });
+    if (shown) { shown.textContent = visible + " of " + rows.length + " shown"; }
+  }
+  if (text) { text.addEventListener("input", filterTests); }
+  if (status) { status.addEventListener("change", filterTests); }
+  if (text || status) { filterTests(); }
   var svg = document.querySelector("svg.lineage");
   if (!svg) { return; }
   var up = {}, down = {};
