@@ -308,3 +308,28 @@ def test_only_the_newest_invocations_keep_their_timing(tmp_path):
         assert kept == [f"inv{i:02d}" for i in range(5, KEEP_TIMED_INVOCATIONS + 5)]
         assert db.latest_timings()[:2] == (f"r{KEEP_TIMED_INVOCATIONS + 4}", f"inv{KEEP_TIMED_INVOCATIONS + 4}")
         assert db.latest_timings(["r07"])[:2] == ("r07", "inv07")
+
+
+def test_test_metadata_covers_unit_tests_and_tests_the_manifest_does_not_describe(tmp_path):
+    target, logs = tmp_path / "target", tmp_path / "logs"
+    target.mkdir()
+    (target / "manifest.json").write_text(json.dumps({
+        "nodes": {"test.p.not_null_a_id.1": {"resource_type": "test", "name": "not_null_a_id", "attached_node": "model.p.a",
+                                             "column_name": "id", "test_metadata": {"name": "not_null", "kwargs": {}}},
+                  "test.p.assert_positive": {"resource_type": "test", "name": "assert_positive",
+                                             "depends_on": {"nodes": ["macro.p.m", "model.p.b"]}}},
+        "unit_tests": {"unit_test.p.a.test_a": {"name": "test_a", "depends_on": {"nodes": ["model.p.a"]}}}}))
+    ids = ["test.p.not_null_a_id.1", "test.p.assert_positive", "unit_test.p.a.test_a", "test.p.gone.2"]
+    (target / "run_results.json").write_text(json.dumps({"metadata": {"invocation_id": "i1"},
+                                                         "results": [{"unique_id": u, "status": "pass"} for u in ids]}))
+    (logs / "runs").mkdir(parents=True)
+    (logs / "runs" / "20240101T000000-aaaaaa.json").write_text(json.dumps({"invocation_id": "i1"}))
+    assert record_artifacts(target, logs)
+    with HistoryDB(logs, read_only=True) as db:
+        meta = db.test_meta(ids)
+    assert {u: (m.test_type, m.model, m.column_name) for u, m in meta.items()} == {
+        "test.p.not_null_a_id.1": ("not_null", "model.p.a", "id"),
+        "test.p.assert_positive": ("singular", "model.p.b", None),
+        "unit_test.p.a.test_a": ("unit", "model.p.a", None),
+        "test.p.gone.2": ("unknown", None, None),
+    }

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from adp.artifacts import Manifest
+from adp.artifacts import Manifest, node_name
 from adp.history_db import DataTestMeta, HistoryDB, NodeSpan
 
 TEST_TYPES = ("test", "unit_test")
@@ -30,7 +30,11 @@ def record_artifacts(target_dir: Path, log_dir: Path) -> bool:
             db.save_timings(run_id, invocation_id, [s for s in map(span, rows) if s is not None])
             new_tests = sorted(set(tests) - set(db.test_meta(tests)))
         if new_tests:
-            db.save_test_meta(data_test_metas(Manifest(Path(target_dir))))
+            metas = data_test_metas(Manifest(Path(target_dir)))
+            known = {m.unique_id for m in metas}
+            # a test the manifest does not describe is stored too, so later reports do not parse it again for it
+            db.save_test_meta(metas + [DataTestMeta(uid, node_name(uid), "unknown", None, None)
+                                       for uid in new_tests if uid not in known])
     return True
 
 
@@ -53,8 +57,11 @@ def span(result: dict[str, Any]) -> NodeSpan | None:
 
 
 def data_test_metas(manifest: Manifest) -> list[DataTestMeta]:
-    """Every data test of the manifest with the node it is attached to and its column."""
+    """Every data and unit test of the manifest with the node it is attached to and its column."""
     out = []
+    for uid, node in manifest.data.get("unit_tests", {}).items():
+        model = next((p for p in (node.get("depends_on") or {}).get("nodes", []) if p.startswith("model.")), None)
+        out.append(DataTestMeta(uid, node.get("name", uid), "unit", model, None))
     for uid, node in manifest.nodes.items():
         if node.get("resource_type") != "test":
             continue
