@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from adp.diagnose import sql_columns as reader
+from adp.fixes import group_by
 
 CHAIN = '''with orders as (
     select * from "db"."main"."stg_orders"
@@ -96,7 +97,7 @@ def test_ungrouped_items_and_columns():
 ])
 def test_group_edit_in_each_shape(sql, style, fixed):
     s = reader.selects(sql)[0]
-    start, end, text = s.group_edit(sql, s.group_texts(sql, style))
+    start, end, text = group_by.edit(s, sql, group_by.missing(s, sql, style))
     assert sql[:start] + text + sql[end:] == fixed
 
 

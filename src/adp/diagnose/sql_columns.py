@@ -123,62 +123,6 @@ class Select:
                 out.append((k, item, refs))
         return out
 
-    def group_texts(self, sql: str, style: str) -> list[str]:
-        """What GROUP BY must add to cover every item, in `style`: `all`, positions of plain items, or as written in `sql`."""
-        if style == "all":
-            return ["all"]
-        out = []
-        for k, item, refs in self.ungrouped():
-            if item.aggregated:
-                out += [sql[r.start:r.end] for r in refs]
-            else:
-                out.append(str(k) if style == "positions" or not item.span else sql[item.span[0]:item.span[1]])
-        return list(dict.fromkeys(out))
-
-    def group_edit(self, sql: str, items: list[str]) -> tuple[int, int, str]:
-        """The edit of `sql` that groups by `items` too: into a sorted positional GROUP BY, after its last item,
-        or as a new clause before the clause that follows (its own line when that clause has one) or at the end."""
-        g = self.group
-        if g is not None and g.style == "positions" and list(g.positions) == sorted(g.positions) and all(i.isdigit() for i in items):
-            return (g.start, g.end, ", ".join(map(str, sorted({*g.positions, *map(int, items)}))))  # `1, 3` -> `1, 2, 3`
-        if g is not None and g.spans:
-            return (g.start, g.end, self._merged(sql, items))
-        if g is not None:
-            return (g.end, g.end, ", " + ", ".join(items))
-        clause, at = f"{'GROUP BY' if self.upper else 'group by'} {', '.join(items)}", self.clause_at
-        before = sql[sql.rfind("\n", 0, at) + 1:at]
-        if self.clause_before:
-            return (at, at, f"{clause}\n{before}" if not before.strip() else clause + " ")
-        select_line = sql[sql.rfind("\n", 0, self.start) + 1:self.start]
-        return (at, at, f"\n{'' if select_line.strip() else select_line}{clause}")
-
-    def _merged(self, sql: str, items: list[str]) -> str:
-        """The GROUP BY text with each of `items` put where the select list has it: after the grouped item that
-        precedes it there (before the first one when none does), the text between items kept as written."""
-        g = self.group
-        assert g is not None
-
-        def position(text: str) -> int | None:
-            key = text.replace('"', "").lower()
-            return next((k for k, i in enumerate(self.items, 1)
-                         if key in {(sql[i.span[0]:i.span[1]] if i.span else i.expr).replace('"', "").lower(),
-                                    (i.name or "").lower()} | {sql[r.start:r.end].replace('"', "").lower() for r in i.columns}), None)
-        grouped = [position(sql[a:b]) for a, b in g.spans]
-        after: dict[int, list[str]] = {}  # index into g.spans -> items after it (-1: before the first)
-        for text in items:
-            k = position(text)
-            known = [(pos, j) for j, pos in enumerate(grouped) if pos is not None]
-            if k is None or not known:
-                j = len(g.spans) - 1
-            else:
-                j = max(((pos, j) for pos, j in known if pos < k), default=(0, -1))[1]
-            after.setdefault(j, []).append(text)
-        out = "".join(t + ", " for t in after.get(-1, []))
-        for j, (a, b) in enumerate(g.spans):
-            out += sql[a:b] + "".join(", " + t for t in after.get(j, []))
-            out += sql[b:g.spans[j + 1][0]] if j + 1 < len(g.spans) else ""
-        return out
-
 
 @functools.lru_cache(maxsize=128)
 def _parse(sql: str, dialect: str) -> tuple[exp.Expression, list[Token]] | None:

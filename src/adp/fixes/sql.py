@@ -17,6 +17,7 @@ from adp.diagnose import sql_columns as reader
 from adp.diagnose.locate import CompiledMap, SourceEdit
 from adp.diagnose.sourcemap import splice
 from adp.diagnose.sql_columns import DATE_FUNCTIONS, DATE_PARTS, KEYWORDS, without_jinja
+from adp.fixes import group_by
 from adp.fixes.confidence import MEANING_CHANGE_CAP, REVIEW_CAP, closeness, score
 from adp.fixes.context import FixContext, edit_spans, line_span, rule, word_spans
 from adp.models import Diagnosis, Edit, FixProposal
@@ -206,8 +207,8 @@ def group_by_column(d: Diagnosis, ctx: FixContext) -> list[FixProposal]:
         if not any(name in (r.name.lower() for r in refs) or (i.name or "").lower() == name for _, i, refs in items):
             continue
         style = style or (_group_style(ctx, d, sql.dialect) if s.group is None else None)
-        new = s.group_texts(sql.map.compiled, s.group.style if s.group else style)
-        spans.append(s.group_edit(sql.map.compiled, new))
+        new = group_by.missing(s, sql.map.compiled, s.group.style if s.group else style)
+        spans.append(group_by.edit(s, sql.map.compiled, new))
         added += new
     if not spans:
         return []
