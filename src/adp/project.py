@@ -20,6 +20,7 @@ class DbtProject:
     project_dir: Path
     profiles_dir: Path | None = None  # None: dbt's own default (project dir if it has profiles.yml, else ~/.dbt)
     target: str | None = None
+    target_path: Path | None = None  # dbt's --target-path (None: the project's target/); `adp check` compiles into its own
 
     @classmethod
     def open(cls, project_dir: str | Path, profiles_dir: str | Path | None = None, target: str | None = None) -> "DbtProject":
@@ -36,7 +37,7 @@ class DbtProject:
 
     @property
     def target_dir(self) -> Path:
-        return self.project_dir / "target"
+        return self.target_path or self.project_dir / "target"
 
     @cached_property
     def project_config(self) -> dict[str, Any]:

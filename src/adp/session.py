@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from adp.artifacts import read_result
+from adp.check.state import save as save_state
 from adp.engine import Engine, EventHandler, get_engine
 from adp.engine.base import interrupt_signal, interrupts_raised
 from adp.errors import AdpError, FixError, Interrupted
@@ -54,7 +55,7 @@ class BuildSpec:
 def run_spec(log_dir: Path, run_id: str) -> BuildSpec:
     """The BuildSpec a run was started with (from its run_started event)."""
     for ev in read_events(log_dir, run_id):
-        if ev.get("event") == "run_started" and "spec" in ev:
+        if ev.get("event") in ("run_started", "check_started") and "spec" in ev:  # `adp check` saves proposals too
             return BuildSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in ev["spec"].items()})
     raise FixError(f"run {run_id} is not in the run log {log_dir}")
 
@@ -195,6 +196,8 @@ def run_locked(session: Session, mode: str, body: Callable[[], Outcome], **start
             failed_nodes=sum(1 for n in outcome.nodes if n["status"] in FAILED_STATUSES),
             findings_path=outcome.findings_path,
         )
+        if outcome.status in ("success", "healed") and not session.spec.select and not session.spec.exclude:
+            save_state(ws.project, ws.log_dir, session.spec.vars)  # what `adp check` compares with
         if ws.config.report.on_run:
             outcome.report_path = _write_report(session, refresh_lineage=outcome.status not in ("success", "healed"))
     return outcome

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from adp.cli.check import check
 from adp.cli.claude import claude, inspect
 from adp.cli.data import diagnose, ingest, lake, report, validate
 from adp.cli.fix import fix
@@ -18,5 +19,5 @@ def main() -> None:
     """Agentic Data Platform: run, diagnose and heal a dbt project on DuckDB."""
 
 
-for command in (run, history, fix, inspect, claude, ingest, validate, report, diagnose, lake):
+for command in (run, check, history, fix, inspect, claude, ingest, validate, report, diagnose, lake):
     main.add_command(command)

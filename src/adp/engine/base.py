@@ -57,6 +57,8 @@ def project_args(project: DbtProject) -> list[str]:
         args += ["--profiles-dir", str(project.profiles_dir)]
     if project.target:
         args += ["--target", project.target]
+    if project.target_path is not None:
+        args += ["--target-path", str(project.target_path)]
     return args
 
 

@@ -8,14 +8,19 @@ from __future__ import annotations
 import random
 import time
 
+from dataclasses import asdict
+
 from adp.apply import AppliedFix, rollback
 from adp.artifacts import Manifest
+from adp.check.preflight import CheckOutcome, preflight
+from adp.check.state import changes, state_dir
 from adp.config import Retry
 from adp.diagnose import diagnose
+from adp.fixes import propose
 from adp.heal.apply_one import apply_one, baseline
 from adp.heal.finish import finish
 from adp.heal.policy import Approve, Policy
-from adp.heal.records import Ledger, NodeState, Plan
+from adp.heal.records import Ledger, NodeState, Plan, proposal_fields
 from adp.heal.verify import verify, verify_selection
 from adp.models import Diagnosis, FixProposal, RunResult
 from adp.session import Outcome, Session
@@ -45,9 +50,45 @@ class Healer:
         self._manifests: dict[str | None, Manifest] = {}  # the latest invocation's manifest only
 
     def run(self, heal: bool) -> Outcome:
+        if heal and self.policy.mode == "autonomous":
+            healed = self._preflight()
+            if healed is not None:
+                return self.loop(healed, heal=heal, attempts=2)
         result = self.s.build()
         self.state.update(result, full=True)
         return self.loop(result, heal=heal, attempts=1)
+
+    def _preflight(self) -> RunResult | None:
+        """When files changed since the last good run: check them without building (`adp.check`), apply the
+        fixes autonomous mode would apply, and let the one build that follows verify them. None: build as
+        usual (nothing changed, nothing found, or nothing to apply: the build then diagnoses it itself)."""
+        ws, spec = self.s.ws, self.s.spec
+        if spec.select or spec.exclude or spec.full_refresh or spec.extra:
+            return None
+        found = changes(ws.project, ws.log_dir, spec.vars)
+        if found.kind == "none" or not state_dir(ws.log_dir).joinpath("manifest.json").is_file():
+            return None
+        outcome = CheckOutcome(self.s.run_id, "checking", 0, asdict(found))
+        self.s.log.emit("check_started", changes=asdict(found))
+        pre = preflight(ws, found, (), spec.vars, outcome, self.s.progress)
+        self.s.log.emit("check_finished", checked=len(outcome.checked), failed=outcome.failed,
+                        not_checked=len(outcome.not_checked))
+        if pre is None:
+            return None
+        result, project = pre
+        manifest = Manifest(project.target_dir)
+        diagnoses = [d for d in diagnose(result, project, self.s.log, manifest) if not d.transient]
+        threshold = self.cfg.autonomous.min_confidence
+        items = []
+        for d in diagnoses:
+            best = next((p for p in propose(d, project, result, manifest) if p.confidence >= threshold and not p.needs_review), None)
+            if best is not None:
+                self.s.log.emit("fix_proposed", **proposal_fields(best), diff=self.policy.diff(best), found_by="check")
+                items.append((d, best, "autonomous"))
+        if not items:
+            return None
+        self.state.update(result, full=False)
+        return self._apply_and_verify(Plan(items), result, manifest, whole=True)
 
     def resume(self, stopped: RunResult, proposal: FixProposal, approved_by: str) -> Outcome:
         """Continue a run that stopped for a person, with the proposal they approved."""
@@ -104,12 +145,14 @@ class Healer:
                 self.ledger.diagnoses.append(d)
         return found
 
-    def _apply_and_verify(self, plan: Plan, before: RunResult) -> RunResult:
-        """Apply the plan's fixes one by one (each judged on its effect), verify them with one build.
+    def _apply_and_verify(self, plan: Plan, before: RunResult, manifest: Manifest | None = None,
+                          whole: bool = False) -> RunResult:
+        """Apply the plan's fixes one by one (each judged on its effect), verify them with one build (`whole`:
+        the user's whole selection, as after a pre-flight check; else what the fixes can affect).
 
         Whatever stops this midway (Ctrl-C, SIGTERM, a crash) rolls back every fix not yet kept.
         """
-        manifest = self._manifest(before)
+        manifest = manifest or self._manifest(before)
         judged_against = baseline(self.s, before, manifest)
         applied: list[tuple[Diagnosis, AppliedFix]] = []
         try:
@@ -119,7 +162,7 @@ class Healer:
                     applied.append((diag, fix))
             if not applied:
                 return before
-            self._last_select = verify_selection(self.s.spec, [f for _, f in applied], before, manifest)
+            self._last_select = None if whole else verify_selection(self.s.spec, [f for _, f in applied], before, manifest)
             return verify(self.s, self.ledger, self.state, applied, before, self._last_select)
         except BaseException:
             for _, fix in applied:

@@ -1,0 +1,208 @@
+"""`adp check`: find the faults a build would hit, without building: compile what changed since the last
+good run (dbt's `state:modified+` against that run's manifest) into a target dir of its own, then let the
+warehouse bind each compiled model in dependency order (`Warehouse.bind_chain`), nothing executed or
+written. Findings are ordinary diagnoses with the usual fix proposals, saved for `adp fix apply <id>`;
+the check never edits a file. What only a run can show (data tests, conversion errors on data, division
+by zero) is said in the outcome, not guessed.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from adp.artifacts import Manifest, read_result
+from adp.check.state import Changes, changes, state_dir
+from adp.diagnose import diagnose
+from adp.engine import EventHandler, get_engine
+from adp.fixes import propose
+from adp.heal.records import proposal_diff, proposal_fields
+from adp.lock import WriterLock
+from adp.models import EXIT_FAILED, EXIT_OK, PHASE_NODE, Diagnosis, NodeResult, RunResult
+from adp.project import DbtProject
+from adp.proposals import PendingProposal, save
+from adp.runlog import RunLog, new_run_id, save_result
+from adp.session import BuildSpec
+from adp.warehouses import for_project
+from adp.warehouses.base import Bound, ChainNode
+from adp.workspace import Workspace
+
+__all__ = ["CheckOutcome", "check", "preflight"]
+
+BOUND_TYPES = ("model",)  # snapshots bind too, but their relation keeps dbt's own columns (no stand-in)
+NOT_CHECKABLE = "data tests, conversion errors on data and division by zero show only when the build runs"
+
+
+@dataclass
+class CheckOutcome:
+    """What `adp check` found: `unchanged` (nothing to check), `clean`, `findings` or `skipped` (no binder)."""
+
+    run_id: str
+    status: str
+    exit_code: int
+    changes: dict[str, Any]
+    checked: list[str] = field(default_factory=list)  # unique_ids the binder passed
+    failed: list[str] = field(default_factory=list)  # unique_ids that fail (compile or bind)
+    not_checked: list[dict[str, str]] = field(default_factory=list)  # {node, reason}
+    diagnoses: list[dict[str, Any]] = field(default_factory=list)
+    proposals: list[dict[str, Any]] = field(default_factory=list)  # proposal fields + `path`
+    note: str = NOT_CHECKABLE
+    duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check(ws: Workspace, select: tuple[str, ...] = (), vars_: str | None = None,
+          progress: EventHandler | None = None, notify=None) -> CheckOutcome:
+    """`adp check`: check what changed since the last good run and its descendants (or `select`) under the
+    writer lock, diagnose what fails and save each diagnosis's best proposal (never applied here)."""
+    began = time.monotonic()
+    run_id = f"check-{new_run_id()}"
+    found = Changes("all", reason=f"--select {' '.join(select)}") if select else changes(ws.project, ws.log_dir, vars_)
+    outcome = CheckOutcome(run_id, "unchanged", EXIT_OK, asdict(found))
+    if found.kind == "none":
+        return outcome
+    log = RunLog(ws.log_dir, run_id)
+    log.emit("check_started", changes=asdict(found), spec=asdict(BuildSpec(select=select, vars=vars_)))
+    with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds, on_wait=notify):
+        pre = preflight(ws, found, select, vars_, outcome, progress)
+    if pre is not None:
+        result, project = pre
+        save_result(ws.log_dir, run_id, result)
+        for d in diagnose(result, project, log, Manifest(project.target_dir)):
+            outcome.diagnoses.append(d.to_dict())
+            _save_best(ws, project, result, d, log, outcome)
+    outcome.status = "findings" if outcome.diagnoses else outcome.status if outcome.status == "skipped" else "clean"
+    outcome.exit_code = EXIT_FAILED if outcome.diagnoses else EXIT_OK
+    outcome.duration = round(time.monotonic() - began, 3)
+    log.emit("check_finished", status=outcome.status, exit_code=outcome.exit_code, checked=len(outcome.checked),
+             failed=outcome.failed, not_checked=len(outcome.not_checked), duration=outcome.duration)
+    return outcome
+
+
+def preflight(ws: Workspace, found: Changes, select: tuple[str, ...], vars_: str | None, outcome: CheckOutcome,
+              progress: EventHandler | None = None) -> tuple[RunResult, DbtProject] | None:
+    """Compile (into `<log dir>/check/target`) and bind; the failures as a RunResult and the project whose
+    target dir holds that compile, or None when everything checked passes. The caller holds the lock."""
+    project = replace(ws.project, target_path=ws.log_dir / "check" / "target")
+    result = _compile(ws, project, found, select, vars_, progress)
+    if result.success:
+        result = _bind(project, result, outcome)
+    if result.success:
+        return None
+    outcome.failed += [n.unique_id for n in result.failed_nodes]
+    return result, project
+
+
+def _compile(ws: Workspace, project: DbtProject, found: Changes, select: tuple[str, ...], vars_: str | None,
+             progress: EventHandler | None) -> RunResult:
+    args = ["compile"]
+    if select:
+        args += ["--select", *select]
+    elif found.kind == "some":
+        args += ["--select", "state:modified+", "--state", str(state_dir(ws.log_dir))]
+    if vars_:
+        args += ["--vars", vars_]
+    return read_result(project, get_engine(ws.config.engine).invoke(project, args, progress))
+
+
+def _bind(project: DbtProject, compiled: RunResult, outcome: CheckOutcome) -> RunResult:
+    """Bind the compiled models in dependency order; a RunResult whose failed nodes are the ones that do not bind."""
+    manifest = Manifest(project.target_dir)
+    selected = {n.unique_id for n in compiled.nodes}
+    chain = [_chain_node(manifest, uid) for uid in _ordered(manifest, selected)]
+    chain = [c for c in chain if c is not None]
+    outcome.not_checked += [{"node": uid, "reason": "a data test: it needs a run"} for uid in sorted(selected)
+                            if uid.startswith("test.")]
+    verdicts = for_project(project).bind_chain(project, chain) if chain else {}
+    if verdicts is None:
+        outcome.status = "skipped"
+        outcome.not_checked += [{"node": c.unique_id, "reason": "the warehouse's binder cannot be reached now"} for c in chain]
+        return compiled
+    failed = []
+    for c in chain:
+        verdict = verdicts.get(c.unique_id)
+        if isinstance(verdict, Bound) and verdict.ok:
+            outcome.checked.append(c.unique_id)
+        elif isinstance(verdict, Bound):
+            failed.append(_failed_node(manifest, c.unique_id, verdict.error or "the binder refused it"))
+        else:
+            outcome.not_checked.append({"node": c.unique_id, "reason": str(verdict).removeprefix("not checked: ")})
+    if not failed:
+        return compiled
+    return replace(compiled, exit_code=1, phase=PHASE_NODE, nodes=failed, command=["check"])
+
+
+def _ordered(manifest: Manifest, selected: set[str]) -> list[str]:
+    """The selected models, parents before children (dbt's DAG from the manifest)."""
+    parents = manifest.parent_map
+    done: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen:
+            return
+        seen.add(uid)
+        for p in parents.get(uid, []):
+            if p in selected:
+                visit(p)
+        done.append(uid)
+
+    for uid in sorted(selected):
+        visit(uid)
+    return [u for u in done if u.split(".")[0] in BOUND_TYPES]
+
+
+def _chain_node(manifest: Manifest, uid: str) -> ChainNode | None:
+    node = manifest.node(uid) or {}
+    sql = node.get("compiled_code")
+    config = node.get("config") or {}
+    if not sql or config.get("materialized") == "ephemeral":
+        return None  # an ephemeral model is bound inside each child that inlines it
+    return ChainNode(uid, node.get("relation_name"), sql, tuple(_read_relations(manifest, uid)))
+
+
+def _read_relations(manifest: Manifest, uid: str) -> list[str]:
+    """The relations `uid`'s compiled SQL reads: its parents', through ephemeral parents to theirs."""
+    out: list[str] = []
+    stack = list(manifest.parent_map.get(uid, []))
+    seen: set[str] = set()
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        node = manifest.node(p) or manifest.sources.get(p) or {}
+        if (node.get("config") or {}).get("materialized") == "ephemeral":
+            stack += manifest.parent_map.get(p, [])
+        elif node.get("relation_name"):
+            out.append(node["relation_name"])
+    return out
+
+
+def _failed_node(manifest: Manifest, uid: str, error: str) -> NodeResult:
+    """The binder's refusal as dbt reports a failed model, so diagnosis reads it the same way."""
+    node = manifest.node(uid) or {}
+    name, file = node.get("name", uid), node.get("original_file_path")
+    message = f"Runtime Error in model {name} ({file})\n  " + "\n  ".join(error.splitlines())
+    return NodeResult(uid, name, node.get("resource_type", "model"), "error", message, file,
+                      compiled_path=node.get("compiled_path"), relation_name=node.get("relation_name"))
+
+
+def _save_best(ws: Workspace, project: DbtProject, result: RunResult, d: Diagnosis, log: RunLog,
+               outcome: CheckOutcome) -> None:
+    """Save the diagnosis's best proposal for `adp fix apply <id>`."""
+    proposals = propose(d, project, result, Manifest(project.target_dir))
+    if not proposals:
+        return
+    p = proposals[0]
+    diff = proposal_diff(ws.project, p)
+    pending = PendingProposal(p, outcome.run_id, str(ws.project.project_dir),
+                              str(ws.project.profiles_dir) if ws.project.profiles_dir else None, ws.project.target,
+                              asdict(BuildSpec(select=tuple(outcome.failed))), diff, d.to_dict(),
+                              reason="found by adp check; apply it with `adp fix apply <id>`")
+    path: Path = save(ws.log_dir, pending)
+    log.emit("proposal_saved", proposal_id=p.id, path=str(path), confidence=p.confidence, rule=p.rule, status="pending")
+    outcome.proposals.append({**proposal_fields(p), "path": str(path), "diff": diff})
