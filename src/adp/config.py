@@ -15,6 +15,7 @@ from adp.yaml_load import describe as describe_yaml_error
 from adp.yaml_load import load_yaml
 
 MODES = ("autonomous", "human-in-loop")
+MAX_SAMPLE_ROWS = 100  # a findings file is read by a person; more rows belong in `dbt show`
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ class Ingest:
 
 
 @dataclass(frozen=True)
+class Samples:
+    enabled: bool = True  # the findings of a failed data test show its first failing rows (read-only query)
+    max_rows: int = 5  # at most this many rows per failed test
+
+
+@dataclass(frozen=True)
 class ExecutionConfig:
     execution: Execution = field(default_factory=Execution)
     retry: Retry = field(default_factory=Retry)
@@ -75,6 +82,7 @@ class ExecutionConfig:
     validate: Validate = field(default_factory=Validate)
     report: Report = field(default_factory=Report)
     ingest: Ingest = field(default_factory=Ingest)
+    samples: Samples = field(default_factory=Samples)
     engine: Literal["subprocess", "in_process"] = "subprocess"
 
 
@@ -178,4 +186,6 @@ def load_execution_config(config_dir: Path) -> ExecutionConfig:
         raise ConfigError(str(path), "autonomous.min_confidence", "must be between 0 and 1")
     if config.retry.max_retries < 0:
         raise ConfigError(str(path), "retry.max_retries", "must be >= 0")
+    if not 1 <= config.samples.max_rows <= MAX_SAMPLE_ROWS:
+        raise ConfigError(str(path), "samples.max_rows", f"must be between 1 and {MAX_SAMPLE_ROWS}")
     return config

@@ -40,5 +40,5 @@ def finish(session: Session, ledger: Ledger, result: RunResult, attempts: int, s
     if status in ("success", "healed"):
         record_good_run(session, result, outcome)
     if status in ("failed", "needs_review"):
-        outcome.findings_path = str(write_findings(ws, outcome, ledger.escalated, ledger.rolled_back, diff))
+        outcome.findings_path = str(write_findings(ws, outcome, ledger.escalated, ledger.rolled_back, diff, session.log))
     return outcome

@@ -9,9 +9,10 @@ exporting one `Warehouse` subclass, registered by its profile `type` in `adp.war
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from adp.history_db import RelationProfile, RelationRef
@@ -28,6 +29,42 @@ class Bound:
     ok: bool
     columns: tuple[str, ...] = ()
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A few rows a query returned: its column names and the values, as JSON scalars."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple["str | int | float | bool | None", ...], ...]
+
+    @classmethod
+    def of(cls, columns: list[str] | tuple[str, ...], rows: list[Any]) -> "Rows":
+        """Rows with every value made a JSON scalar (dates, decimals, lists ... as their text).
+
+        >>> Rows.of(["n", "d"], [(1, __import__("decimal").Decimal("2.5"))]).rows
+        ((1, '2.5'),)
+        """
+        return cls(tuple(columns), tuple(tuple(_scalar(v) for v in row) for row in rows))
+
+
+def _scalar(value: Any) -> "str | int | float | bool | None":
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def sample_query(sql: str, limit: int) -> str:
+    """`sql` (one SELECT) wrapped to return at most `limit` rows, in SQL DuckDB and Spark both read.
+
+    >>> print(sample_query("select 1 as n;", 5))
+    select * from (
+    select 1 as n
+    ) as failing_rows limit 5
+    """
+    return f"select * from (\n{sql.strip().rstrip(';').strip()}\n) as failing_rows limit {int(limit)}"
 
 
 class Warehouse(abc.ABC):
@@ -103,6 +140,15 @@ class Warehouse(abc.ABC):
         cannot be read returns [] (validation then checks dbt's test results only).
         """
         return []
+
+    def sample_rows(self, project: DbtProject, sql: str, limit: int) -> Rows | None:
+        """The first `limit` rows of `sql` (a SELECT, e.g. a failed data test's compiled SQL), read-only.
+
+        Called when adp escalates a data-test failure, after dbt has exited, to show a person the failing
+        rows. Nothing may be written. None means "no sample" (the warehouse cannot be read now, the query
+        is not a single SELECT, or the engine cannot run it read-only).
+        """
+        return None
 
     # -- the in-process engine (adp.engine.in_process) -------------------------------------------
     def release_in_process_handles(self) -> None:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adp.warehouses.base import Bound, Relation, Warehouse
+from adp.warehouses.base import Bound, Relation, Rows, Warehouse
 from adp.warehouses.duckdb import messages, queries
 from adp.warehouses.duckdb.queries import database_path
 
@@ -80,6 +80,18 @@ class DuckDB(Warehouse):
             # a source read with a relative path (`read_csv('data/x.csv')`) resolves from the project, as in dbt's run
             con.execute("set file_search_path = ?", [str(project.project_dir)])
             return [queries.describe_query(con, sql) for sql in sqls]
+        finally:
+            con.close()
+
+    def sample_rows(self, project: DbtProject, sql: str, limit: int) -> Rows | None:
+        """On a read-only connection to the file (relative paths read from the project dir); None when it
+        cannot be opened or the query fails."""
+        con = queries.read_only_or_none(project)
+        if con is None:
+            return None
+        try:
+            con.execute("set file_search_path = ?", [str(project.project_dir)])
+            return queries.sample(con, sql, limit)
         finally:
             con.close()
 

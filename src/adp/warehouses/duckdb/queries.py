@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from adp.errors import AdpError
 from adp.project import DbtProject
 from adp.warehouses import profiles
-from adp.warehouses.base import Bound
+from adp.warehouses.base import Bound, Rows, sample_query
 from adp.warehouses.profiles import Columns
 
 if TYPE_CHECKING:
@@ -77,6 +77,18 @@ def describe_query(con: duckdb.DuckDBPyConnection, sql: str) -> Bound:
     except duckdb.Error as exc:
         return Bound(False, error=str(exc))
     return Bound(True, columns=tuple(r[0] for r in rows))
+
+
+def sample(con: duckdb.DuckDBPyConnection, sql: str, limit: int) -> Rows | None:
+    """The first `limit` rows of `sql`; None when DuckDB refuses it (a read-only connection writes nothing)."""
+    import duckdb
+
+    try:
+        cur = con.execute(sample_query(sql, limit))
+        rows = cur.fetchall()
+    except duckdb.Error:
+        return None
+    return Rows.of([d[0] for d in cur.description or ()], rows)
 
 
 RANGE_TYPES = frozenset(

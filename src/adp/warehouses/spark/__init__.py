@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adp.warehouses.base import Bound, Relation, Warehouse
+from adp.warehouses.base import Bound, Relation, Rows, Warehouse
 from adp.warehouses.spark import messages, queries
 
 if TYPE_CHECKING:
@@ -55,6 +55,14 @@ class Spark(Warehouse):
         if spark is None:
             return None
         return [queries.describe_query(spark, sql) for sql in sqls]
+
+    def sample_rows(self, project: DbtProject, sql: str, limit: int) -> Rows | None:
+        """On the open session, `sql` as a subquery of a SELECT, so only a query runs (a session is never
+        read-only); None without a session, or when Spark refuses it."""
+        spark = queries.session()
+        if spark is None:
+            return None
+        return queries.sample(spark, sql, limit)
 
     def column_types(self, project: DbtProject, relations: list[Relation]) -> dict[Relation, list[tuple[str, str]]]:
         """From the open session ({} without one); the database part is not used."""

@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from adp.warehouses import profiles
-from adp.warehouses.base import Bound
+from adp.warehouses.base import Bound, Rows, sample_query
 from adp.warehouses.profiles import Columns
 
 if TYPE_CHECKING:
@@ -52,6 +52,17 @@ def describe_query(spark: Any, sql: str) -> Bound:
     except Exception as exc:  # noqa: BLE001 - py4j wraps Spark's AnalysisException / ParseException
         return Bound(False, error=str(exc))
     return Bound(True, columns=tuple(r[0] for r in rows))
+
+
+def sample(spark: Any, sql: str, limit: int) -> Rows | None:
+    """The first `limit` rows of `sql`, which must be one query: wrapped as a subquery, no other statement parses."""
+    if ";" in sql.strip().rstrip(";"):
+        return None  # a second statement (or a literal semicolon): not worth the risk on a writable session
+    try:
+        df = spark.sql(sample_query(sql, limit))
+        return Rows.of(df.columns, [tuple(r) for r in df.collect()])
+    except Exception:  # noqa: BLE001 - py4j wraps Spark's AnalysisException; no sample then
+        return None
 
 
 def describe(spark: Any, parts: list[str]) -> Columns | None:
