@@ -7,6 +7,7 @@ by zero) is said in the outcome, not guessed.
 """
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -30,8 +31,9 @@ from adp.workspace import Workspace
 
 __all__ = ["CheckOutcome", "check", "preflight"]
 
-BOUND_TYPES = ("model",)  # snapshots bind too, but their relation keeps dbt's own columns (no stand-in)
-NOT_CHECKABLE = "data tests, conversion errors on data and division by zero show only when the build runs"
+BOUND_TYPES = ("model", "snapshot", "test")  # a snapshot's relation keeps dbt's own columns: no stand-in
+NOT_CHECKABLE = ("data tests are bound, not run: their rows, conversion errors on data and division by zero "
+                 "show only when the build runs")
 
 
 @dataclass
@@ -87,10 +89,14 @@ def preflight(ws: Workspace, found: Changes, select: tuple[str, ...], vars_: str
     """Compile (into `<log dir>/check/target`) and bind; the failures as a RunResult and the project whose
     target dir holds that compile, or None when everything checked passes. The caller holds the lock."""
     project = replace(ws.project, target_path=ws.log_dir / "check" / "target")
+    good = state_dir(ws.log_dir) / "manifest.json"
+    if good.is_file():  # what diagnosis reads when the compile stops at parse (as target/ after a failed build)
+        project.target_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(good, project.target_dir / "manifest.json")
     result = _compile(ws, project, found, select, vars_, progress)
     if result.success:
         result = _bind(project, result, outcome)
-    if result.success:
+    if result.success and not result.dropped:
         return None
     outcome.failed += [n.unique_id for n in result.failed_nodes]
     return result, project
@@ -114,8 +120,6 @@ def _bind(project: DbtProject, compiled: RunResult, outcome: CheckOutcome) -> Ru
     selected = {n.unique_id for n in compiled.nodes}
     chain = [_chain_node(manifest, uid) for uid in _ordered(manifest, selected)]
     chain = [c for c in chain if c is not None]
-    outcome.not_checked += [{"node": uid, "reason": "a data test: it needs a run"} for uid in sorted(selected)
-                            if uid.startswith("test.")]
     verdicts = for_project(project).bind_chain(project, chain) if chain else {}
     if verdicts is None:
         outcome.status = "skipped"
@@ -161,7 +165,13 @@ def _chain_node(manifest: Manifest, uid: str) -> ChainNode | None:
     config = node.get("config") or {}
     if not sql or config.get("materialized") == "ephemeral":
         return None  # an ephemeral model is bound inside each child that inlines it
-    return ChainNode(uid, node.get("relation_name"), sql, tuple(_read_relations(manifest, uid)))
+    parents = tuple(_read_relations(manifest, uid))
+    if node.get("resource_type") == "snapshot":  # its config names columns of its query: bind those too
+        check_cols = config.get("check_cols")
+        keys = [config.get("unique_key"), config.get("updated_at"), check_cols if isinstance(check_cols, list) else None]
+        names = [k for key in keys if key for k in (key if isinstance(key, list) else [key])]
+        return ChainNode(uid, None, f"select {', '.join(names)} from (\n{sql}\n) as snapshot_query" if names else sql, parents)
+    return ChainNode(uid, node.get("relation_name") if node.get("resource_type") == "model" else None, sql, parents)
 
 
 def _read_relations(manifest: Manifest, uid: str) -> list[str]:
@@ -186,7 +196,7 @@ def _failed_node(manifest: Manifest, uid: str, error: str) -> NodeResult:
     """The binder's refusal as dbt reports a failed model, so diagnosis reads it the same way."""
     node = manifest.node(uid) or {}
     name, file = node.get("name", uid), node.get("original_file_path")
-    message = f"Runtime Error in model {name} ({file})\n  " + "\n  ".join(error.splitlines())
+    message = f"Runtime Error in {node.get('resource_type', 'model')} {name} ({file})\n  " + "\n  ".join(error.splitlines())
     return NodeResult(uid, name, node.get("resource_type", "model"), "error", message, file,
                       compiled_path=node.get("compiled_path"), relation_name=node.get("relation_name"))
 

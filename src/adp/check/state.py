@@ -87,10 +87,15 @@ def changes(project: DbtProject, log_dir: Path, vars_: str | None = None) -> Cha
     changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
     if not changed:
         return Changes("none", reason="nothing changed since the last good run")
+    layout = Layout.of(project)
+    tracked = (*layout.sources, *layout.tests, *layout.seeds)
     whole = [k for k in changed if k in _WHOLE or k in (_PROFILES, _SETTINGS) or now.get(k, "").startswith("big:")
              or before.get(k, "").startswith("big:")]
     if whole:
         return Changes("all", changed, f"{', '.join(whole)} changed: everything is checked")
+    untracked = [k for k in changed if not Layout.under(k, tracked) and not k.endswith((".yml", ".yaml"))]
+    if untracked:  # e.g. a file a source reads (`external_location`): dbt's state comparison cannot see it
+        return Changes("all", changed, f"{', '.join(untracked[:3])} changed, which dbt does not track: everything is checked")
     return Changes("some", changed, f"{len(changed)} file(s) changed since the last good run")
 
 

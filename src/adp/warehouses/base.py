@@ -32,6 +32,16 @@ class Bound:
 
 
 @dataclass(frozen=True)
+class ChainNode:
+    """One node of a pre-flight check: its compiled SQL, the relation it will be, the relations it reads."""
+
+    unique_id: str
+    relation: str | None  # as the compiled SQL names it (`"db"."schema"."name"`); None: not materialized (ephemeral)
+    sql: str
+    parents: tuple[str, ...] = ()  # the relations its SQL reads (models, seeds, snapshots, sources)
+
+
+@dataclass(frozen=True)
 class Rows:
     """A few rows a query returned: its column names and the values, as JSON scalars."""
 
@@ -120,6 +130,15 @@ class Warehouse(abc.ABC):
         Called by fix rules to judge candidate repairs of a failed node's compiled SQL before proposing
         them, and by the pre-flight check. Read-only: nothing is created, written or executed. None
         means "the judge was skipped" (no second client can reach the warehouse now).
+        """
+        return None
+
+    def bind_chain(self, project: DbtProject, nodes: list[ChainNode]) -> dict[str, Bound | str] | None:
+        """Bind `nodes` (in dependency order) as the next build would run them, without running or writing.
+
+        Called by `adp check`. A parent in `nodes` is a stand-in with the columns its own bind produced;
+        any other parent is the real relation, read only. Returns, per unique_id, its Bound, or why it was
+        not checked (a parent that failed or does not exist). None: the check cannot reach the warehouse.
         """
         return None
 

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adp.warehouses.base import Bound, Relation, Rows, Warehouse
+from adp.warehouses.base import Bound, ChainNode, Relation, Rows, Warehouse
 from adp.warehouses.duckdb import messages, queries
 from adp.warehouses.duckdb.queries import database_path
 
@@ -55,6 +55,12 @@ class DuckDB(Warehouse):
         finally:
             con.close()
         return [r[0] for r in rows] or None
+
+    def bind_chain(self, project: DbtProject, nodes: list[ChainNode]) -> dict[str, Bound | str] | None:
+        """Against a scratch catalog that shadows the file, attached read-only (see `scratch`)."""
+        from adp.warehouses.duckdb import scratch  # sqlglot: only when a check runs
+
+        return scratch.bind_chain(project, nodes)
 
     def sql_parses(self, sql: str) -> bool | None:
         """DuckDB's parser on an in-memory database (`json_serialize_sql`)."""

@@ -70,7 +70,7 @@ class _Chain:
                 continue
             if n.relation:
                 self._shadow_real(n.relation)  # what `{{ this }}` reads (an incremental model), when it exists
-            bound = queries.describe_query(self.con, n.sql)
+            bound = _describe(self.con, n.sql)
             out[n.unique_id] = bound
             if not bound.ok:
                 self._fail(n, "fails the check")
@@ -83,6 +83,8 @@ class _Chain:
             self.failed[n.relation.lower()] = why
 
     def _parts(self, relation: str) -> tuple[str, str, str] | None:
+        if "(" in relation:
+            return None
         try:
             t = exp.to_table(relation, dialect="duckdb")
         except Exception:  # noqa: BLE001 - sqlglot raises several kinds on a name it cannot read
@@ -100,11 +102,18 @@ class _Chain:
         if relation.lower() in self.shadowed:
             return True
         parts = self._parts(relation)
-        if parts is None or (parts[1].lower(), parts[2].lower()) not in self.real:
+        if parts is None:
+            return True  # not a catalog name (a source's `read_csv(...)`): the SQL reads it itself
+        if (parts[1].lower(), parts[2].lower()) not in self.real:
             return False
+        import duckdb
+
         catalog, schema, name = parts
         self._schema(catalog, schema)
-        self.con.execute(f"create or replace view {_name(parts)} as select * from {REAL}.{queries.quote(schema)}.{queries.quote(name)}")
+        try:
+            self.con.execute(f"create or replace view {_name(parts)} as select * from {REAL}.{queries.quote(schema)}.{queries.quote(name)}")
+        except duckdb.Error:  # a view of the warehouse that no longer binds (the file a source reads changed)
+            return False
         self.shadowed.add(relation.lower())
         return True
 
@@ -118,7 +127,7 @@ class _Chain:
             return False
         self._schema(parts[0], parts[1])
         try:
-            columns = self.con.execute(f"describe {n.sql.strip().rstrip(';')}\n").fetchall()
+            columns = self.con.execute(f"describe select * from (\n{n.sql.rstrip()}\n)").fetchall()
             self.con.execute(f"drop view if exists {_name(parts)}")
             body = ", ".join(f"{queries.quote(c[0])} {c[1]}" for c in columns)
             self.con.execute(f"create or replace table {_name(parts)} ({body})")
@@ -126,6 +135,17 @@ class _Chain:
             return False
         self.shadowed.add((n.relation or "").lower())
         return True
+
+
+def _describe(con: duckdb.DuckDBPyConnection, sql: str) -> Bound:
+    """Bind `sql` inside parentheses, as dbt's `create ... as (...)` puts it (a trailing `;` fails there too)."""
+    import duckdb
+
+    try:
+        rows = con.execute(f"describe select * from (\n{sql.rstrip()}\n)").fetchall()
+    except duckdb.Error as exc:
+        return Bound(False, error=str(exc))
+    return Bound(True, columns=tuple(r[0] for r in rows))
 
 
 def _name(parts: tuple[str, str, str]) -> str:
