@@ -67,7 +67,7 @@ class NodeContext:
 def inspect_node(ws: Workspace, ref: str, run_id: str | None = None) -> NodeContext:
     """The context of node `ref` (a unique_id or a name) from the project's last manifest.
 
-    Raises UsageError when there is no manifest or no such node.
+    Raises UsageError when there is no manifest, no such node, or no saved result for `run_id`.
     """
     manifest = Manifest(ws.project.target_dir)
     if not manifest.exists:
@@ -134,6 +134,8 @@ def _cut(text: str | None, limit: int, name: str, truncated: list[str]) -> str |
 def _last_message(ws: Workspace, uid: str, run_id: str | None) -> tuple[str | None, str | None, str | None]:
     result_run = run_id
     result = load_result(ws.log_dir, run_id)
+    if result is None and run_id is not None:
+        raise UsageError(f"no saved result for run `{run_id}` in {ws.log_dir / 'runs'} (see `adp history`)")
     if result is None:
         return None, None, None
     if result_run is None:

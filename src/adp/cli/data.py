@@ -1,4 +1,4 @@
-"""Commands on the data and the runs' results: `adp ingest`, `validate`, `report`, `diagnose`, `lake`."""
+"""Commands on the data and the runs' results: `adp ingest`, `validate`, `report`, `diagnose`, `lake`, `inspect`."""
 from __future__ import annotations
 
 import sys
@@ -9,12 +9,13 @@ import click
 from adp.cli.options import handle_errors, open_workspace, print_json, workspace_options
 from adp.diagnose import diagnose as run_diagnosis
 from adp.errors import UsageError
+from adp.inspect_node import inspect_node
 from adp.runlog import RunLog, load_result
 from adp.warehouses.duckdb import database_path
 
 
 # --- adp ingest (issue #7) -------------------------------------------------------------------------
-@click.command()
+@click.command(short_help="Load files and HTTP APIs from config/sources.yml into DuckDB.")
 @workspace_options
 @click.option("--all", "all_sources", is_flag=True, help="Every enabled source in config/sources.yml.")
 @click.option("--stale-only", is_flag=True, help="Skip sources unchanged since their last successful load.")
@@ -43,7 +44,7 @@ def ingest(all_sources, stale_only, as_json, names, **kw) -> None:
 
 
 # --- adp validate / adp report (issue #8) ---------------------------------------------------------
-@click.command()
+@click.command(short_help="Compare the warehouse with the last good run.")
 @workspace_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status and findings.")
 @click.option("--accept", is_flag=True, help="After an intended change: make the current state the baseline.")
@@ -51,8 +52,9 @@ def ingest(all_sources, stale_only, as_json, names, **kw) -> None:
 def validate(as_json, accept, **kw) -> None:
     """Compare the warehouse now with the last good run: volumes, columns, NULLs, tests, freshness.
 
-    Thresholds come from config/execution_mode.yml (`validate:`). Exit: 0 no error finding,
-    1 an error finding, 2 usage/config error.
+    Names the baseline (the last good run); when the data changed on purpose, `--accept` makes the
+    current state the baseline. Thresholds come from config/execution_mode.yml (`validate:`).
+    Exit: 0 no error finding, 1 an error finding, 2 usage/config error.
 
     Example: adp validate --json
     """
@@ -69,23 +71,39 @@ def validate(as_json, accept, **kw) -> None:
         return
     findings = run_validation(ws)
     failed = has_errors(findings)
+    drift = [f for f in findings if f.severity in ("error", "warn")]
     if as_json:
         print_json({"status": "failed" if failed else "ok", "findings": [f.to_dict() for f in findings]})
     else:
+        baseline = _baseline_run(ws)
+        click.echo(f"baseline: run {baseline}" if baseline else "baseline: none yet (no good run on record)")
         for f in findings:
             where = ".".join(p for p in (f.relation, f.column) if p)
             click.echo(f"{f.severity.upper():<5}  {where}  {f.message}" if where else f"{f.severity.upper():<5}  {f.message}")
         if not findings:
             click.echo("OK     no changes against the last good run")
+        if drift:
+            click.echo(f"{len(drift)} change(s) against run {baseline}. If they are intended, "
+                       "`adp validate --accept` makes the current state the baseline.")
     sys.exit(1 if failed else 0)
 
 
-@click.command()
+def _baseline_run(ws) -> str | None:
+    """The run `adp validate` compares with: the last good run in the history DB (None before the first)."""
+    from adp.history_db import HistoryDB  # imports duckdb: only for this command
+
+    with HistoryDB(ws.log_dir, read_only=True) as db:
+        return db.last_good_run()
+
+
+@click.command(short_help="Write logs/report.html (self-contained).")
 @workspace_options
 @click.option("--open", "open_", is_flag=True, help="Open the report in the default browser.")
 @handle_errors
 def report(open_, **kw) -> None:
     """Write logs/report.html from the run log and the history DB (self-contained, no network).
+
+    Exit: 0 written, 2 usage/config error.
 
     Example: adp report --open
     """
@@ -98,7 +116,7 @@ def report(open_, **kw) -> None:
 
 
 # -- adp diagnose (issue 4) ---------------------------------------------------------------------------
-@click.command()
+@click.command(short_help="Typed, located diagnoses of a run's failures.")
 @workspace_options
 @click.option("--run-id", default=None, help="Run to diagnose (default: the most recent saved run).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of diagnoses (docs/diagnosis.md).")
@@ -106,8 +124,8 @@ def report(open_, **kw) -> None:
 def diagnose(run_id, as_json, **kw) -> None:
     """Explain why a run failed: one typed, located diagnosis per root failure.
 
-    Reads the saved RunResult of the run and the project's current target/ artifacts. Exit 0 when
-    the run had nothing to diagnose, 1 when it did.
+    Reads the saved RunResult of the run and the project's current target/ artifacts.
+    Exit: 0 the run had nothing to diagnose, 1 it did, 2 unknown run id or usage/config error.
 
     Example: adp diagnose --json
     """
@@ -131,7 +149,7 @@ def diagnose(run_id, as_json, **kw) -> None:
 
 
 # --- adp lake (issue #11): ingested tables as Parquet folders for engines that read files (Spark) ---
-@click.command()
+@click.command(short_help="Write the ingested tables as Parquet folders (for Spark).")
 @workspace_options
 @click.option("--lake-dir", default="data/lake", show_default=True, help="Where <table>/part-0.parquet folders go.")
 @click.option("--schema", default="raw", show_default=True, help="Schema of the ingested tables to export.")
@@ -142,6 +160,7 @@ def lake(lake_dir, schema, as_json, **kw) -> None:
 
     Spark targets read them as sources (see docs/spark.md). Run after `adp ingest`; pick the DuckDB
     output with --target when the profile's default target is not DuckDB.
+    Exit: 0 written, 2 usage/config error (e.g. the target is not a DuckDB file).
 
     Example: adp ingest --all && adp lake
     """
@@ -157,3 +176,40 @@ def lake(lake_dir, schema, as_json, **kw) -> None:
     else:
         for t in tables:
             click.echo(f"{t.table:<24} {t.rows:>8} rows  {t.path}")
+
+
+# -- adp inspect: what the diagnostician agent reads about one node --------------------------------------
+@click.command(short_help="A node's file, compiled SQL, last error, upstream columns, tests.")
+@workspace_options
+@click.argument("node")
+@click.option("--run-id", default=None, help="Take the node's error message from this run (default: the most recent).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def inspect(node, run_id, as_json, **kw) -> None:
+    """Show a node's file, compiled SQL, last error, upstream columns and tests (read-only).
+
+    NODE is a unique_id or a name. The diagnostician agent's input (scripts/inspect_node.py).
+    Exit: 0 shown, 2 unknown node or run id, no manifest, or usage/config error.
+
+    Example: adp inspect stg_orders --json
+    """
+    ctx = inspect_node(open_workspace(kw), node, run_id)
+    if as_json:
+        print_json(ctx.to_dict())
+        return
+    click.echo(f"{ctx.unique_id}  ({ctx.file or '?'})  status={ctx.status or '-'}" + (f"  run {ctx.run_id}" if ctx.run_id else ""))
+    for up in ctx.upstream:
+        cols = ", ".join(c.name for c in up.columns) or "?"
+        click.echo(f"  upstream {up.name} [{up.columns_from}]: {cols}")
+    click.echo(f"  downstream: {', '.join(ctx.downstream) or '-'}")
+    click.echo(f"  tests ({len(ctx.tests)}):" + ("" if ctx.tests else " -"))
+    for test in ctx.tests:
+        click.echo(f"    {test}")
+    if ctx.message:
+        click.echo("  last error:")
+        click.echo("    " + ctx.message.strip().replace("\n", "\n    "))
+    if ctx.compiled_sql:
+        click.echo("  compiled SQL:")
+        click.echo("    " + ctx.compiled_sql.strip().replace("\n", "\n    "))
+    else:
+        click.echo("  compiled SQL: - (not compiled yet: `dbt compile` or `adp run`)")

@@ -13,19 +13,25 @@ from adp.cli.options import handle_errors, open_workspace, print_json, workspace
 from adp.cli.run import print_outcome
 from adp.lock import WriterLock
 from adp.pipeline import apply_approved, apply_pending
-from adp.progress import Progress, say
+from adp.progress import Progress
 from adp.proposals import list_pending, load, mark, proposal_from_file
 from adp.runlog import RunLog
 from adp.runlog import history as read_history
 
 
 # --- adp fix: proposals awaiting a person, applying them, rolling back ---------------------------
-@click.group()
+@click.group(short_help="List, apply, reject and roll back fixes.")
 def fix() -> None:
-    """List, apply, reject and roll back fixes."""
+    """List, apply, reject and roll back fixes.
+
+    Exit: 0 done, 1 a fix did not verify (rolled back) or the project still fails, 2 usage error or an
+    unknown, stale, superseded or refused proposal or run id, 3 stopped for a person.
+
+    Example: adp fix list   |   adp fix apply 3f2a9c1e04
+    """
 
 
-@fix.command("list")
+@fix.command("list", short_help="Proposals awaiting approval (--all: every one).")
 @click.option("--log-dir", default=None, help="adp log directory (default: ./logs).")
 @click.option("--all", "show_all", is_flag=True, help="Include rejected, applied and superseded proposals.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -35,6 +41,7 @@ def fix_list(log_dir, show_all, as_json) -> None:
 
     A proposal you answered no to at the prompt is `rejected` and can still be applied with
     `adp fix apply <id>`; one a later run made moot (its node passed or its file changed) is `superseded`.
+    Exit: 0 listed (also when none), 2 usage error.
 
     Example: adp fix list --all
     """
@@ -53,7 +60,7 @@ def fix_list(log_dir, show_all, as_json) -> None:
         click.echo("    " + p.diff.strip().replace("\n", "\n    "))
 
 
-@fix.command("apply")
+@fix.command("apply", short_help="Apply a proposal by id or --file, verify, roll back on failure.")
 @workspace_options
 @click.argument("proposal_id", required=False)
 @click.option("--file", "proposal_file", type=click.Path(exists=True, dir_okay=False), help="A proposal JSON (e.g. from the diagnostician agent).")
@@ -74,23 +81,11 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
     """
     if bool(proposal_id) == bool(proposal_file):
         raise click.UsageError("give a proposal id or --file, not both")
-    explicit = {k: kw[k] for k in ("project_dir", "profiles_dir", "target")}
-    if proposal_id:
-        pending = load(_log_dir(kw), proposal_id)
-        kw.update(
-            project_dir=explicit["project_dir"] or pending.project_dir,
-            profiles_dir=explicit["profiles_dir"] or pending.profiles_dir,
-            target=explicit["target"] or pending.target,
-        )
-        outcome = apply_pending(open_workspace(kw), pending, mode, Progress(), notify=say)
-    else:
-        ws = open_workspace(kw)
-        runs = read_history(ws.log_dir)
-        if not runs:
-            raise click.UsageError(f"no runs in {ws.log_dir}: run `adp run` first")
-        proposal = proposal_from_file(ws.project, proposal_file)
-        by = "agent" if proposal.source == "agent" else "human"
-        outcome = apply_approved(ws, proposal, runs[-1].run_id, by, mode, Progress(), notify=say)
+    progress = Progress(first="verify")
+    try:
+        outcome = _apply(proposal_id, proposal_file, mode, progress, kw)
+    finally:
+        progress.end_line()
     if as_json:
         print_json(outcome.to_dict())
     elif outcome.status != "refused":  # a refusal ran nothing: no build to show, only the reason below
@@ -100,11 +95,31 @@ def fix_apply(proposal_id, proposal_file, mode, as_json, **kw) -> None:
     sys.exit(outcome.exit_code)
 
 
+def _apply(proposal_id: str | None, proposal_file: str | None, mode: str | None, progress: Progress,
+           kw: dict[str, Any]) -> Any:
+    explicit = {k: kw[k] for k in ("project_dir", "profiles_dir", "target")}
+    if proposal_id:
+        pending = load(_log_dir(kw), proposal_id)
+        kw.update(
+            project_dir=explicit["project_dir"] or pending.project_dir,
+            profiles_dir=explicit["profiles_dir"] or pending.profiles_dir,
+            target=explicit["target"] or pending.target,
+        )
+        return apply_pending(open_workspace(kw), pending, mode, progress, notify=progress.say)
+    ws = open_workspace(kw)
+    runs = read_history(ws.log_dir)
+    if not runs:
+        raise click.UsageError(f"no runs in {ws.log_dir}: run `adp run` first")
+    proposal = proposal_from_file(ws.project, proposal_file)
+    by = "agent" if proposal.source == "agent" else "human"
+    return apply_approved(ws, proposal, runs[-1].run_id, by, mode, progress, notify=progress.say)
+
+
 def _log_dir(kw: dict[str, Any]) -> Path:
     return Path(kw["log_dir"] or "logs").resolve()
 
 
-@fix.command("reject")
+@fix.command("reject", short_help="Reject a proposal for good.")
 @click.argument("proposal_id")
 @click.option("--log-dir", default=None, help="adp log directory (default: ./logs).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -125,7 +140,7 @@ def fix_reject(proposal_id, log_dir, as_json) -> None:
         click.echo(f"Rejected {proposal_id}.")
 
 
-@fix.command("rollback")
+@fix.command("rollback", short_help="Restore every file a run's fixes changed.")
 @workspace_options
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

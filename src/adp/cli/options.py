@@ -12,23 +12,44 @@ import click
 from adp.errors import AdpError, Interrupted
 from adp.workspace import Workspace
 
+EXIT_CODES = """Exit codes (the same for every command):
+  0        green: success, healed, done
+  1        still failing (or a fix did not verify and was rolled back)
+  2        usage or config error, an unknown run or proposal id, a refused proposal
+  3        stopped for a person (a proposal awaits `adp fix apply`)
+  130/143  interrupted (SIGINT/SIGTERM)"""
 
-def _fail(exc: AdpError) -> None:
-    click.echo(f"Error: {exc}", err=True)
-    sys.exit(exc.exit_code)
+
+def _fail(exc: Exception, code: int, as_json: bool) -> None:
+    """One message on stderr, or with --json one {"error", "exit_code"} object on stdout; then exit `code`."""
+    message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+    if as_json:
+        print_json({"error": message, "exit_code": code})
+    else:
+        click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
 
 
 def handle_errors(fn: Callable) -> Callable:
-    """Turn library exceptions into one message on stderr and the exception's exit code."""
+    """Turn library exceptions into one message (stderr, or JSON on stdout under --json) and their exit code.
+
+    A click usage error raised by the command's own checks (not by option parsing, which click reports
+    before the command runs) is reported the same way, with exit 2.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except AdpError as exc:
-            _fail(exc)
+            _fail(exc, exc.exit_code, as_json)
+        except click.UsageError as exc:
+            if not as_json:
+                raise
+            _fail(exc, exc.exit_code, as_json)
         except (Interrupted, KeyboardInterrupt) as exc:  # dbt has been stopped; the run is logged as interrupted
-            code = getattr(exc, "exit_code", 130)
+            code = getattr(exc, "exit_code", 130)  # on stderr even under --json: no half outcome on stdout
             click.echo(f"adp: interrupted by {signal.Signals(code - 128).name}", err=True)
             sys.exit(code)
 
