@@ -160,3 +160,24 @@ def test_run_heals_what_the_check_finds_then_builds_once(case, warm_project, tmp
     assert builds[0]["args"] == ["build"]  # the first build is the whole one that verifies it
     if case.id != "shop_two_faults_one_model":  # there the second mistake shows only once the first is fixed
         assert len(builds) == 1, [e["args"] for e in builds]
+
+
+def test_a_proposal_is_bound_as_if_applied_and_never_written(warm_project, tmp_path):
+    project = warm_project("shop")
+    config, logs = good_run_state(project, tmp_path)
+    model = next((project / "models").rglob("stg_customers.sql"))
+    rel = model.relative_to(project).as_posix()
+    broken = model.read_text().replace("first_name,", "frist_name,", 1)
+    model.write_text(broken)
+    right, wrong = tmp_path / "right.json", tmp_path / "wrong.json"
+    for path, name in ((right, "first_name,"), (wrong, "firstname,")):
+        path.write_text(json.dumps({"rule": "agent", "edits": [{"path": rel, "old": "frist_name,", "new": name}]}))
+    res, out = adp_check(project, config, logs, "--proposal", str(right))
+    assert res.returncode == 0 and out["status"] == "clean", res.stdout[-2000:] + res.stderr[-2000:]
+    assert any(uid.endswith(".stg_customers") for uid in out["checked"])
+    res, out = adp_check(project, config, logs, "--proposal", str(wrong))
+    assert res.returncode == 1 and out["diagnoses"][0]["category"] == "sql.column_not_found" and not out["proposals"]
+    assert model.read_text() == broken and not (logs / "proposals").exists()  # bound, never written or saved
+    missing = run_adp("check", "--project-dir", str(project), "--profiles-dir", str(project), "--config-dir",
+                      str(config), "--log-dir", str(logs), "--proposal", str(tmp_path / "none.json"), cwd=project)
+    assert missing.returncode == 2 and "none.json" in missing.stderr

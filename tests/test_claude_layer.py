@@ -213,7 +213,8 @@ def test_orchestrator_runs_once_and_never_loops():
 def test_diagnostician_is_read_only_except_proposals():
     meta, body = parse(CLAUDE / "agents" / "diagnostician.md")
     tools = tool_list(meta["tools"])
-    assert set(tools) == {"Read", "Grep", "Glob", "Write", "Bash(python3 scripts/diagnose.py:*)", "Bash(python3 scripts/inspect_node.py:*)"}
+    assert set(tools) == {"Read", "Grep", "Glob", "Write", "Bash(python3 scripts/diagnose.py:*)", "Bash(python3 scripts/inspect_node.py:*)",
+                          "Bash(python3 scripts/check.py:*)"}
     assert "Write only `logs/agent/*.json`" in body
     assert decide(SETTINGS, "Write", "logs/agent/r1-1.json") == "allow"
     assert decide(SETTINGS, "Write", "dbt/models/staging/x.sql") == "ask"

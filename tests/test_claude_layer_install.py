@@ -81,7 +81,8 @@ def test_refuses_to_overwrite_a_file_it_did_not_write(tmp_path):
     (repo / ".claude" / "settings.json").write_text('{"permissions": {"allow": ["Bash(make:*)"]}}\n')
     res = install(repo)
     assert res.returncode == 2
-    assert "refusing to overwrite" in res.stderr and "`.claude/settings.json`" in res.stderr
+    error = json.loads(res.stdout)  # under --json the error is JSON on stdout
+    assert error["exit_code"] == 2 and "refusing to overwrite" in error["error"] and "`.claude/settings.json`" in error["error"]
     assert not (repo / ".claude" / "agents").exists()  # nothing written
     assert (repo / ".claude" / "settings.json").read_text() == '{"permissions": {"allow": ["Bash(make:*)"]}}\n'
     forced = install(repo, "--force")
@@ -95,7 +96,7 @@ def test_refuses_to_overwrite_a_file_the_user_changed_since(tmp_path):
     skill = repo / ".claude" / "skills" / "run-pipeline" / "SKILL.md"
     skill.write_text(skill.read_text() + "\nour own note\n")
     res = install(repo)
-    assert res.returncode == 2 and "run-pipeline/SKILL.md" in res.stderr
+    assert res.returncode == 2 and "run-pipeline/SKILL.md" in res.stdout + res.stderr
     assert skill.read_text().endswith("our own note\n")
 
 
@@ -139,8 +140,8 @@ def test_finding_the_dbt_project(tmp_path, layout, message):
             (repo / d).mkdir()
             (repo / d / "dbt_project.yml").write_text("name: x\n")
     res = install(repo)
-    assert res.returncode == 2 and message in res.stderr
-    assert res.returncode == 2 and "--dbt-dir" in res.stderr
+    assert res.returncode == 2 and message in res.stdout + res.stderr
+    assert res.returncode == 2 and "--dbt-dir" in res.stdout + res.stderr
     if layout == "two":
         assert install(repo, "--dbt-dir", "b").returncode == 0
 
@@ -213,7 +214,7 @@ def test_claude_md_with_broken_markers_is_refused_before_anything_is_written(tmp
     repo = foreign_repo(tmp_path)
     (repo / "CLAUDE.md").write_text(broken)
     res = install(repo)
-    assert res.returncode == 2 and "CLAUDE.md" in res.stderr and BEGIN in res.stderr
+    assert res.returncode == 2 and "CLAUDE.md" in res.stdout + res.stderr and BEGIN in res.stdout + res.stderr
     assert (repo / "CLAUDE.md").read_text() == broken
     assert not (repo / ".claude").exists()
 

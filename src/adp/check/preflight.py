@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from adp.artifacts import Manifest, read_result
+from adp.check.proposal import applied, edited_files, source_edits
 from adp.check.state import Changes, changes, state_dir
+from adp.diagnose.locate import SourceEdit
 from adp.diagnose import diagnose
 from adp.engine import EventHandler, get_engine
 from adp.fixes import propose
 from adp.heal.records import proposal_diff, proposal_fields
 from adp.lock import WriterLock
-from adp.models import EXIT_FAILED, EXIT_OK, PHASE_NODE, Diagnosis, NodeResult, RunResult
+from adp.models import EXIT_FAILED, EXIT_OK, PHASE_NODE, Diagnosis, FixProposal, NodeResult, RunResult
 from adp.project import DbtProject
 from adp.proposals import PendingProposal, save
 from adp.runlog import RunLog, new_run_id, save_result
@@ -57,25 +59,30 @@ class CheckOutcome:
 
 
 def check(ws: Workspace, select: tuple[str, ...] = (), vars_: str | None = None,
-          progress: EventHandler | None = None, notify=None) -> CheckOutcome:
+          progress: EventHandler | None = None, notify=None, proposal: FixProposal | None = None) -> CheckOutcome:
     """`adp check`: check what changed since the last good run and its descendants (or `select`) under the
-    writer lock, diagnose what fails and save each diagnosis's best proposal (never applied here)."""
+    writer lock, diagnose what fails and save each diagnosis's best proposal (never applied here).
+    With `proposal`, bind as if it were applied (`adp.check.proposal`); nothing is saved then."""
     began = time.monotonic()
     run_id = f"check-{new_run_id()}"
     found = Changes("all", reason=f"--select {' '.join(select)}") if select else changes(ws.project, ws.log_dir, vars_)
+    if proposal is not None:
+        select = select or tuple(f"path:{f}+" for f in sorted(edited_files(proposal)))
+        found = Changes("some", sorted(edited_files(proposal)), f"bound as if proposal {proposal.id} were applied")
     outcome = CheckOutcome(run_id, "unchanged", EXIT_OK, asdict(found))
     if found.kind == "none":
         return outcome
     log = RunLog(ws.log_dir, run_id)
     log.emit("check_started", changes=asdict(found), spec=asdict(BuildSpec(select=select, vars=vars_)))
     with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds, on_wait=notify):
-        pre = preflight(ws, found, select, vars_, outcome, progress)
+        pre = preflight(ws, found, select, vars_, outcome, progress, proposal)
     if pre is not None:
         result, project = pre
         save_result(ws.log_dir, run_id, result)
         for d in diagnose(result, project, log, Manifest(project.target_dir)):
             outcome.diagnoses.append(d.to_dict())
-            _save_best(ws, project, result, d, log, outcome)
+            if proposal is None:
+                _save_best(ws, project, result, d, log, outcome)
     outcome.status = "findings" if outcome.diagnoses else outcome.status if outcome.status == "skipped" else "clean"
     outcome.exit_code = EXIT_FAILED if outcome.diagnoses else EXIT_OK
     outcome.duration = round(time.monotonic() - began, 3)
@@ -85,7 +92,8 @@ def check(ws: Workspace, select: tuple[str, ...] = (), vars_: str | None = None,
 
 
 def preflight(ws: Workspace, found: Changes, select: tuple[str, ...], vars_: str | None, outcome: CheckOutcome,
-              progress: EventHandler | None = None) -> tuple[RunResult, DbtProject] | None:
+              progress: EventHandler | None = None,
+              proposal: FixProposal | None = None) -> tuple[RunResult, DbtProject] | None:
     """Compile (into `<log dir>/check/target`) and bind; the failures as a RunResult and the project whose
     target dir holds that compile, or None when everything checked passes. The caller holds the lock."""
     project = replace(ws.project, target_path=ws.log_dir / "check" / "target")
@@ -95,7 +103,7 @@ def preflight(ws: Workspace, found: Changes, select: tuple[str, ...], vars_: str
         shutil.copyfile(good, project.target_dir / "manifest.json")
     result = _compile(ws, project, found, select, vars_, progress)
     if result.success:
-        result = _bind(project, result, outcome)
+        result = _bind(project, result, outcome, source_edits(ws.project, proposal) if proposal else None)
     if result.success and not result.dropped:
         return None
     outcome.failed += [n.unique_id for n in result.failed_nodes]
@@ -114,12 +122,17 @@ def _compile(ws: Workspace, project: DbtProject, found: Changes, select: tuple[s
     return read_result(project, get_engine(ws.config.engine).invoke(project, args, progress))
 
 
-def _bind(project: DbtProject, compiled: RunResult, outcome: CheckOutcome) -> RunResult:
+def _bind(project: DbtProject, compiled: RunResult, outcome: CheckOutcome,
+          edits: list[SourceEdit] | None = None) -> RunResult:
     """Bind the compiled models in dependency order; a RunResult whose failed nodes are the ones that do not bind."""
     manifest = Manifest(project.target_dir)
     selected = {n.unique_id for n in compiled.nodes}
     chain = [_chain_node(manifest, uid) for uid in _ordered(manifest, selected)]
     chain = [c for c in chain if c is not None]
+    if edits:
+        chain, refused = applied(project, manifest, chain, edits)
+        outcome.not_checked += [{"node": uid, "reason": why} for uid, why in refused.items()]
+        chain = [c for c in chain if c.unique_id not in refused]
     verdicts = for_project(project).bind_chain(project, chain) if chain else {}
     if verdicts is None:
         outcome.status = "skipped"

@@ -12,21 +12,28 @@ from adp.cli.options import handle_errors, open_workspace, print_json, workspace
 @workspace_options
 @click.option("-s", "--select", multiple=True, help="dbt selector (repeatable; default: what changed since the last good run, and its children).")
 @click.option("--vars", "vars_", default=None, help="dbt --vars (YAML/JSON string), as the next build gets them.")
+@click.option("--proposal", "proposal_file", default=None, type=click.Path(dir_okay=False),
+              help="Bind as if this proposal JSON (the FixProposal format) were applied; nothing is written or saved.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the outcome.")
 @handle_errors
-def check(select, vars_, as_json, **kw) -> None:
+def check(select, vars_, proposal_file, as_json, **kw) -> None:
     """Find binder, catalog and parser faults without building: compile what changed since the last good run
     and let the warehouse bind it (nothing runs, nothing is written). Findings are diagnosed and their fixes
     saved as proposals (`adp fix apply <id>`); no file is edited.
 
-    Exit: 0 clean or nothing changed, 1 findings, 2 usage/config.
+    With --proposal FILE it binds the project as if FILE were applied (what the diagnostician agent and the
+    /diagnose skill use to try a proposal in a second instead of a build).
+
+    Exit: 0 clean or nothing changed, 1 findings, 2 usage/config (an unreadable proposal included).
 
     Example: adp check --json
     """
     from adp.check.preflight import check as run_check
+    from adp.proposals import proposal_from_file
 
     ws = open_workspace(kw)
-    outcome = run_check(ws, tuple(select), vars_, notify=lambda m: click.echo(m, err=True))
+    proposal = proposal_from_file(ws.project, proposal_file) if proposal_file else None
+    outcome = run_check(ws, tuple(select), vars_, notify=lambda m: click.echo(m, err=True), proposal=proposal)
     if as_json:
         print_json(outcome.to_dict())
         sys.exit(outcome.exit_code)
