@@ -1,4 +1,4 @@
-"""The Claude Code layer's commands: `adp inspect` and `adp claude install`."""
+"""The Claude Code layer's command: `adp claude install` (`adp inspect` is in `cli.data`)."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -7,37 +7,9 @@ import click
 
 from adp.claude_install import install
 from adp.cli.options import handle_errors, open_workspace, print_json, workspace_options
-from adp.inspect_node import inspect_node
 
 
-# -- Claude Code layer: `adp inspect`, `adp claude install` -------------------------------------------
-
-
-@click.command()
-@workspace_options
-@click.argument("node")
-@click.option("--run-id", default=None, help="Take the node's error message from this run (default: the most recent).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@handle_errors
-def inspect(node, run_id, as_json, **kw) -> None:
-    """Show a node's file, compiled SQL, last error, upstream columns and tests (read-only).
-
-    NODE is a unique_id or a name. The diagnostician agent's input (scripts/inspect_node.py).
-
-    Example: adp inspect stg_orders --json
-    """
-    ctx = inspect_node(open_workspace(kw), node, run_id)
-    if as_json:
-        print_json(ctx.to_dict())
-        return
-    click.echo(f"{ctx.unique_id}  ({ctx.file or '?'})  status={ctx.status or '-'}")
-    for up in ctx.upstream:
-        cols = ", ".join(c.name for c in up.columns) or "?"
-        click.echo(f"  upstream {up.name} [{up.columns_from}]: {cols}")
-    click.echo(f"  downstream: {', '.join(ctx.downstream) or '-'}")
-    click.echo(f"  tests: {len(ctx.tests)}")
-    if ctx.message:
-        click.echo("  " + ctx.message.strip().replace("\n", "\n  "))
+# -- Claude Code layer: `adp claude install` --------------------------------------------------------
 
 
 @click.group()
