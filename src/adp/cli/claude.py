@@ -6,7 +6,7 @@ from dataclasses import asdict
 import click
 
 from adp.claude_install import install
-from adp.cli.options import handle_errors, open_workspace, print_json, workspace_options
+from adp.cli.options import handle_errors, print_json
 
 
 # -- Claude Code layer: `adp claude install` --------------------------------------------------------
