@@ -21,12 +21,11 @@ EXIT_CODES = """Exit codes (the same for every command):
 
 
 def _fail(exc: Exception, code: int, as_json: bool) -> None:
-    """One message on stderr, or with --json one {"error", "exit_code"} object on stdout; then exit `code`."""
+    """One message on stderr, and with --json also one {"error", "exit_code"} object on stdout; then exit `code`."""
     message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
     if as_json:
         print_json({"error": message, "exit_code": code})
-    else:
-        click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
 
