@@ -7,7 +7,7 @@ from typing import Any
 
 from adp.history_db import HistoryDB, LineageNode, NodeSpan
 from adp.models import FAILED_STATUSES
-from adp.report.data_tests import DataTestRow, DataTestTracker, is_test
+from adp.report.data_tests import DataTestRow, DataTestTracker, names_a_test
 from adp.runlog import RunSummary, history, read_events
 
 MAX_TEXT = 4000  # characters of one message or diff kept in the report
@@ -78,7 +78,7 @@ def collect(log_dir: Path, slowest: int = 15) -> ReportData:
         kind = ev.get("event")
         if kind == "node_finished" and isinstance(ev.get("node"), str):
             node, st = ev["node"], str(ev.get("status", ""))
-            if is_test(node):
+            if names_a_test(node):
                 tests.finished(ev)
             status[node] = st
             t = _num(ev.get("execution_time"))

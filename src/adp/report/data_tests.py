@@ -18,7 +18,7 @@ STATUS_RANK = {"pass": 0, "success": 0, "skipped": 1, "warn": 2, **dict.fromkeys
 TEST_PREFIXES = ("test.", "unit_test.")
 
 
-def is_test(unique_id: str) -> bool:
+def names_a_test(unique_id: str) -> bool:
     return unique_id.startswith(TEST_PREFIXES)
 
 
