@@ -73,6 +73,7 @@ def test_check_finds_the_fault_as_the_build_does_without_touching_the_warehouse(
     db = warehouse_file(project)
     before = (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns)
     files = project_files(project)
+    artifacts = {n: (project / "target" / n).read_bytes() for n in ("run_results.json", "manifest.json")}
 
     res, out = adp_check(project, config, logs)
 
@@ -80,7 +81,7 @@ def test_check_finds_the_fault_as_the_build_does_without_touching_the_warehouse(
     same_as_build(case, [_diagnosis(d) for d in out["diagnoses"]])
     assert (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns) == before  # never written
     assert project_files(project) == files  # the check edits nothing, it proposes
-    assert (project / "target" / "run_results.json").read_bytes() != b""  # the build's artifacts stay where they were
+    assert {n: (project / "target" / n).read_bytes() for n in artifacts} == artifacts  # what diagnosis of a build reads
     for p in out["proposals"]:
         assert Path(p["path"]).is_file() and p["id"] in res.stdout
 

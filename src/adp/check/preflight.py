@@ -77,12 +77,12 @@ def check(ws: Workspace, select: tuple[str, ...] = (), vars_: str | None = None,
     with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds, on_wait=notify):
         pre = preflight(ws, found, select, vars_, outcome, progress, proposal)
     if pre is not None:
-        result, project = pre
+        result, project, manifest = pre
         save_result(ws.log_dir, run_id, result)
-        for d in diagnose(result, project, log, Manifest(project.target_dir)):
+        for d in diagnose(result, project, log, manifest):
             outcome.diagnoses.append(d.to_dict())
             if proposal is None:
-                _save_best(ws, project, result, d, log, outcome)
+                _save_best(ws, project, manifest, result, d, log, outcome)
     outcome.status = "findings" if outcome.diagnoses else outcome.status if outcome.status == "skipped" else "clean"
     outcome.exit_code = EXIT_FAILED if outcome.diagnoses else EXIT_OK
     outcome.duration = round(time.monotonic() - began, 3)
@@ -93,21 +93,22 @@ def check(ws: Workspace, select: tuple[str, ...] = (), vars_: str | None = None,
 
 def preflight(ws: Workspace, found: Changes, select: tuple[str, ...], vars_: str | None, outcome: CheckOutcome,
               progress: EventHandler | None = None,
-              proposal: FixProposal | None = None) -> tuple[RunResult, DbtProject] | None:
-    """Compile (into `<log dir>/check/target`) and bind; the failures as a RunResult and the project whose
-    target dir holds that compile, or None when everything checked passes. The caller holds the lock."""
+              proposal: FixProposal | None = None) -> tuple[RunResult, DbtProject, Manifest] | None:
+    """Compile (into `<log dir>/check/target`) and bind; the failures as a RunResult, the project whose
+    target dir holds that compile and its manifest, or None when everything checked passes. The caller holds the lock."""
     project = replace(ws.project, target_path=ws.log_dir / "check" / "target")
     good = state_dir(ws.log_dir) / "manifest.json"
     if good.is_file():  # what diagnosis reads when the compile stops at parse (as target/ after a failed build)
         project.target_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(good, project.target_dir / "manifest.json")
     result = _compile(ws, project, found, select, vars_, progress)
+    manifest = Manifest(project.target_dir)  # parsed once: binding, diagnosis and proposals share it
     if result.success:
-        result = _bind(project, result, outcome, source_edits(ws.project, proposal) if proposal else None)
+        result = _bind(project, manifest, result, outcome, source_edits(ws.project, proposal) if proposal else None)
     if result.success and not result.dropped:
         return None
     outcome.failed += [n.unique_id for n in result.failed_nodes]
-    return result, project
+    return result, project, manifest
 
 
 def _compile(ws: Workspace, project: DbtProject, found: Changes, select: tuple[str, ...], vars_: str | None,
@@ -122,10 +123,9 @@ def _compile(ws: Workspace, project: DbtProject, found: Changes, select: tuple[s
     return read_result(project, get_engine(ws.config.engine).invoke(project, args, progress))
 
 
-def _bind(project: DbtProject, compiled: RunResult, outcome: CheckOutcome,
+def _bind(project: DbtProject, manifest: Manifest, compiled: RunResult, outcome: CheckOutcome,
           edits: list[SourceEdit] | None = None) -> RunResult:
     """Bind the compiled models in dependency order; a RunResult whose failed nodes are the ones that do not bind."""
-    manifest = Manifest(project.target_dir)
     selected = {n.unique_id for n in compiled.nodes}
     chain = [_chain_node(manifest, uid) for uid in _ordered(manifest, selected)]
     chain = [c for c in chain if c is not None]
@@ -214,10 +214,10 @@ def _failed_node(manifest: Manifest, uid: str, error: str) -> NodeResult:
                       compiled_path=node.get("compiled_path"), relation_name=node.get("relation_name"))
 
 
-def _save_best(ws: Workspace, project: DbtProject, result: RunResult, d: Diagnosis, log: RunLog,
-               outcome: CheckOutcome) -> None:
+def _save_best(ws: Workspace, project: DbtProject, manifest: Manifest, result: RunResult, d: Diagnosis,
+               log: RunLog, outcome: CheckOutcome) -> None:
     """Save the diagnosis's best proposal for `adp fix apply <id>`."""
-    proposals = propose(d, project, result, Manifest(project.target_dir))
+    proposals = propose(d, project, result, manifest)
     if not proposals:
         return
     p = proposals[0]

@@ -42,21 +42,17 @@ def applied(project: DbtProject, manifest: Manifest, chain: list[ChainNode],
     files = {e.file for e in edits}
     out, refused = [], {}
     for node in chain:
-        cmap = CompiledMap.for_node(manifest, node.unique_id, read, _compiled(manifest, node))
+        compiled = _compiled(manifest, node)
+        cmap = CompiledMap.for_node(manifest, node.unique_id, read, compiled)
         reached = [e for e in edits if cmap is not None and any(layer.file == e.file for layer in cmap.layers())]
-        if not reached:
-            owner = (manifest.node(node.unique_id) or {}).get("original_file_path")
-            if owner in files:
+        sql = cmap.apply(reached) if cmap is not None and reached else None
+        if sql is None:
+            if reached or (manifest.node(node.unique_id) or {}).get("original_file_path") in files:
                 refused[node.unique_id] = "the edit cannot be followed into its compiled SQL (it changes what Jinja renders)"
             out.append(node)
             continue
-        sql = cmap.apply(reached)
-        if sql is None:
-            refused[node.unique_id] = "the edit cannot be followed into its compiled SQL (it changes what Jinja renders)"
-            out.append(node)
-            continue
-        out.append(ChainNode(node.unique_id, node.relation, sql if node.sql == _compiled(manifest, node) else
-                             node.sql.replace(_compiled(manifest, node), sql), node.parents))
+        # the node's SQL is its compiled code, or wraps it (a snapshot's key columns): edit the code inside
+        out.append(ChainNode(node.unique_id, node.relation, node.sql.replace(compiled, sql), node.parents))
     return out, refused
 
 

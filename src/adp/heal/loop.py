@@ -75,8 +75,7 @@ class Healer:
                         not_checked=len(outcome.not_checked))
         if pre is None:
             return None
-        result, project = pre
-        manifest = Manifest(project.target_dir)
+        result, project, manifest = pre
         diagnoses = [d for d in diagnose(result, project, self.s.log, manifest) if not d.transient]
         threshold = self.cfg.autonomous.min_confidence
         items = []
