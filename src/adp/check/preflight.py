@@ -31,11 +31,23 @@ from adp.warehouses import for_project
 from adp.warehouses.base import Bound, ChainNode
 from adp.workspace import Workspace
 
-__all__ = ["CheckOutcome", "check", "preflight"]
+__all__ = ["CheckOutcome", "Found", "check", "preflight"]
 
 BOUND_TYPES = ("model", "snapshot", "test")  # a snapshot's relation keeps dbt's own columns: no stand-in
 NOT_CHECKABLE = ("data tests are bound, not run: their rows, conversion errors on data and division by zero "
                  "show only when the build runs")
+
+
+@dataclass(frozen=True)
+class Found:
+    """What the pre-flight found: the failures as a RunResult, the project whose target dir holds the check's
+    compile and its manifest, and the columns each model that bound will have once built (not yet built:
+    the warehouse still holds the old ones, which diagnosis must not read instead)."""
+
+    result: RunResult
+    project: DbtProject
+    manifest: Manifest
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,12 +89,11 @@ def check(ws: Workspace, select: tuple[str, ...] = (), vars_: str | None = None,
     with WriterLock(ws.lock_path(), ws.config.execution.lock_timeout_seconds, on_wait=notify):
         pre = preflight(ws, found, select, vars_, outcome, progress, proposal)
     if pre is not None:
-        result, project, manifest = pre
-        save_result(ws.log_dir, run_id, result)
-        for d in diagnose(result, project, log, manifest):
+        save_result(ws.log_dir, run_id, pre.result)
+        for d in diagnose(pre.result, pre.project, log, pre.manifest, columns=pre.columns):
             outcome.diagnoses.append(d.to_dict())
             if proposal is None:
-                _save_best(ws, project, manifest, result, d, log, outcome)
+                _save_best(ws, pre.project, pre.manifest, pre.result, d, log, outcome)
     outcome.status = "findings" if outcome.diagnoses else outcome.status if outcome.status == "skipped" else "clean"
     outcome.exit_code = EXIT_FAILED if outcome.diagnoses else EXIT_OK
     outcome.duration = round(time.monotonic() - began, 3)
@@ -93,9 +104,9 @@ def check(ws: Workspace, select: tuple[str, ...] = (), vars_: str | None = None,
 
 def preflight(ws: Workspace, found: Changes, select: tuple[str, ...], vars_: str | None, outcome: CheckOutcome,
               progress: EventHandler | None = None,
-              proposal: FixProposal | None = None) -> tuple[RunResult, DbtProject, Manifest] | None:
-    """Compile (into `<log dir>/check/target`) and bind; the failures as a RunResult, the project whose
-    target dir holds that compile and its manifest, or None when everything checked passes. The caller holds the lock."""
+              proposal: FixProposal | None = None) -> Found | None:
+    """Compile (into `<log dir>/check/target`) and bind; what failed, or None when everything checked
+    passes. The caller holds the lock."""
     project = replace(ws.project, target_path=ws.log_dir / "check" / "target")
     good = state_dir(ws.log_dir) / "manifest.json"
     if good.is_file():  # what diagnosis reads when the compile stops at parse (as target/ after a failed build)
@@ -103,12 +114,14 @@ def preflight(ws: Workspace, found: Changes, select: tuple[str, ...], vars_: str
         shutil.copyfile(good, project.target_dir / "manifest.json")
     result = _compile(ws, project, found, select, vars_, progress)
     manifest = Manifest(project.target_dir)  # parsed once: binding, diagnosis and proposals share it
+    columns: dict[str, list[str]] = {}
     if result.success:
-        result = _bind(project, manifest, result, outcome, source_edits(ws.project, proposal) if proposal else None)
+        result = _bind(project, manifest, result, outcome, columns,
+                       source_edits(ws.project, proposal) if proposal else None)
     if result.success and not result.dropped:
         return None
     outcome.failed += [n.unique_id for n in result.failed_nodes]
-    return result, project, manifest
+    return Found(result, project, manifest, columns)
 
 
 def _compile(ws: Workspace, project: DbtProject, found: Changes, select: tuple[str, ...], vars_: str | None,
@@ -124,8 +137,9 @@ def _compile(ws: Workspace, project: DbtProject, found: Changes, select: tuple[s
 
 
 def _bind(project: DbtProject, manifest: Manifest, compiled: RunResult, outcome: CheckOutcome,
-          edits: list[SourceEdit] | None = None) -> RunResult:
-    """Bind the compiled models in dependency order; a RunResult whose failed nodes are the ones that do not bind."""
+          columns: dict[str, list[str]], edits: list[SourceEdit] | None = None) -> RunResult:
+    """Bind the compiled models in dependency order; a RunResult whose failed nodes are the ones that do not
+    bind. The output columns of each model that binds go into `columns`."""
     selected = {n.unique_id for n in compiled.nodes}
     chain = [_chain_node(manifest, uid) for uid in _ordered(manifest, selected)]
     chain = [c for c in chain if c is not None]
@@ -143,6 +157,8 @@ def _bind(project: DbtProject, manifest: Manifest, compiled: RunResult, outcome:
         verdict = verdicts.get(c.unique_id)
         if isinstance(verdict, Bound) and verdict.ok:
             outcome.checked.append(c.unique_id)
+            if c.relation and verdict.columns:
+                columns[c.unique_id] = list(verdict.columns)
         elif isinstance(verdict, Bound):
             failed.append(_failed_node(manifest, c.unique_id, verdict.error or "the binder refused it"))
         else:

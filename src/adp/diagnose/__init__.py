@@ -37,13 +37,15 @@ def diagnose(
     log: RunLog | None = None,
     manifest: Manifest | None = None,
     tracer: Callable[[str, Diagnosis], None] | None = None,
+    columns: dict[str, list[str]] | None = None,
 ) -> list[Diagnosis]:
     """One Diagnosis per root failure of `result`, emitted to `log` as `event: diagnosis` when given.
 
     `manifest` lets a caller share one parse of target/manifest.json with its other steps; `tracer`
-    receives the name of the rule that answered each failure and its diagnosis (before merging).
+    receives the name of the rule that answered each failure and its diagnosis (before merging); `columns`
+    are nodes' columns known better than the warehouse knows them (the pre-flight's bound, not yet built).
     """
-    ctx = Context(result, project, manifest, log.log_dir if log is not None else None)
+    ctx = Context(result, project, manifest, log.log_dir if log is not None else None, columns)
     merged: dict[tuple, Diagnosis] = {}
     for failure in failures(result):
         name, diagnosis = recognise(ctx, failure)

@@ -65,14 +65,14 @@ class Context:
     """Read-only view of one run and its project; every lookup is cached and tolerant of missing files."""
 
     def __init__(self, result: RunResult, project: DbtProject, manifest: Manifest | None = None,
-                 log_dir: Path | None = None):
+                 log_dir: Path | None = None, columns: dict[str, list[str]] | None = None):
         self.result = result
         self.project = project
         self.log_dir = log_dir  # adp's log dir (its history.duckdb): causes across runs; None without one
         self.manifest = manifest or Manifest(project.target_dir)
         self.warehouse = for_project(project)
         self._facts: dict[str, SqlFact | None] = {}
-        self._columns: dict[str, list[str]] = {}
+        self._columns: dict[str, list[str]] = {uid: list(cols) for uid, cols in (columns or {}).items()}
         self._maps: dict[str, CompiledMap | None] = {}
 
     # -- facts and files -------------------------------------------------------------------------
@@ -248,7 +248,8 @@ class Context:
         return None
 
     def columns(self, uid: str) -> list[str]:
-        """Columns of a node: the warehouse, else the seed header, compiled select list, YAML."""
+        """Columns of a node: as given (bound, not yet built), else the warehouse, the seed header, the compiled
+        select list, YAML."""
         if uid not in self._columns:
             self._columns[uid] = []  # guards recursion through `select *`
             self._columns[uid] = self._lookup_columns(uid)

@@ -75,8 +75,8 @@ class Healer:
                         not_checked=len(outcome.not_checked))
         if pre is None:
             return None
-        result, project, manifest = pre
-        diagnoses = [d for d in diagnose(result, project, self.s.log, manifest) if not d.transient]
+        result, project, manifest = pre.result, pre.project, pre.manifest
+        diagnoses = [d for d in diagnose(result, project, self.s.log, manifest, columns=pre.columns) if not d.transient]
         threshold = self.cfg.autonomous.min_confidence
         items = []
         for d in diagnoses:
