@@ -34,7 +34,8 @@ def test_a_column_renamed_in_the_parent_escalates_on_the_parent(warm_project, tm
     parent = project / PARENT
     parent.write_text(parent.read_text(encoding="utf-8").replace("city,", "city as city_name,"), encoding="utf-8")
     before = files(project)
-    checked = run_adp("check", "--project-dir", str(project), "--profiles-dir", str(project), "--json", cwd=tmp_path)  # the pre-flight sees the parent as it will be
+    # the pre-flight binds the parent as it will be, and diagnosis reads those columns, not the warehouse's old ones
+    checked = run_adp("check", "--project-dir", str(project), "--profiles-dir", str(project), "--json", cwd=tmp_path)
     found = checked.json()["diagnoses"]
     assert checked.returncode == 1 and [(d["category"], d["file"]) for d in found] == [("sql.column_not_found", PARENT)]
     assert checked.json()["proposals"] == []

@@ -47,7 +47,7 @@ class Found:
     result: RunResult
     project: DbtProject
     manifest: Manifest
-    columns: dict[str, list[str]] = field(default_factory=dict)
+    columns: dict[str, list[str]]
 
 
 @dataclass
@@ -114,10 +114,10 @@ def preflight(ws: Workspace, found: Changes, select: tuple[str, ...], vars_: str
         shutil.copyfile(good, project.target_dir / "manifest.json")
     result = _compile(ws, project, found, select, vars_, progress)
     manifest = Manifest(project.target_dir)  # parsed once: binding, diagnosis and proposals share it
-    columns: dict[str, list[str]] = {}
+    columns: dict[str, list[str]] = {}  # nothing bound when the compile fails
     if result.success:
-        result = _bind(project, manifest, result, outcome, columns,
-                       source_edits(ws.project, proposal) if proposal else None)
+        result, columns = _bind(project, manifest, result, outcome,
+                                source_edits(ws.project, proposal) if proposal else None)
     if result.success and not result.dropped:
         return None
     outcome.failed += [n.unique_id for n in result.failed_nodes]
@@ -137,9 +137,9 @@ def _compile(ws: Workspace, project: DbtProject, found: Changes, select: tuple[s
 
 
 def _bind(project: DbtProject, manifest: Manifest, compiled: RunResult, outcome: CheckOutcome,
-          columns: dict[str, list[str]], edits: list[SourceEdit] | None = None) -> RunResult:
-    """Bind the compiled models in dependency order; a RunResult whose failed nodes are the ones that do not
-    bind. The output columns of each model that binds go into `columns`."""
+          edits: list[SourceEdit] | None = None) -> tuple[RunResult, dict[str, list[str]]]:
+    """Bind the compiled models in dependency order: a RunResult whose failed nodes are the ones that do not
+    bind, and the output columns of each model that binds."""
     selected = {n.unique_id for n in compiled.nodes}
     chain = [_chain_node(manifest, uid) for uid in _ordered(manifest, selected)]
     chain = [c for c in chain if c is not None]
@@ -151,8 +151,8 @@ def _bind(project: DbtProject, manifest: Manifest, compiled: RunResult, outcome:
     if verdicts is None:
         outcome.status = "skipped"
         outcome.not_checked += [{"node": c.unique_id, "reason": "the warehouse's binder cannot be reached now"} for c in chain]
-        return compiled
-    failed = []
+        return compiled, {}
+    failed, columns = [], {}
     for c in chain:
         verdict = verdicts.get(c.unique_id)
         if isinstance(verdict, Bound) and verdict.ok:
@@ -164,8 +164,8 @@ def _bind(project: DbtProject, manifest: Manifest, compiled: RunResult, outcome:
         else:
             outcome.not_checked.append({"node": c.unique_id, "reason": str(verdict).removeprefix("not checked: ")})
     if not failed:
-        return compiled
-    return replace(compiled, exit_code=1, phase=PHASE_NODE, nodes=failed, command=["check"])
+        return compiled, columns
+    return replace(compiled, exit_code=1, phase=PHASE_NODE, nodes=failed, command=["check"]), columns
 
 
 def _ordered(manifest: Manifest, selected: set[str]) -> list[str]:
